@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod audit;
+mod authn;
+mod authz;
+mod clock;
+mod context;
+mod credential;
+mod error;
+mod review;
+mod secret;
+mod time;
+mod user;
+
+#[cfg(feature = "test-util")]
+pub use audit::MemorySink;
+pub use audit::{
+    Action, AuditEvent, AuditSink, CATALOGUE, EXTENSION_CODE, EventId, FanOutSink,
+    MAX_EXTENSION_NAME, Outcome, SharedAuditSink, Target,
+};
+pub use authn::{Audited, Authenticated, Authenticator, AuthnFuture, UnionAuthenticator};
+pub use authz::{
+    Attributes, Authorizer, Decision, NonResourceAttributes, ResourceAttributes, UnionAuthorizer,
+};
+#[cfg(feature = "test-util")]
+pub use clock::ManualClock;
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use context::{MAX_REQUEST_ID_CHARS, MAX_USER_AGENT_CHARS, RequestContext};
+pub use credential::{
+    BearerToken, ClientCertificateChain, Credential, CredentialKind, PasswordCredential,
+};
+pub use error::{
+    AuditError, AuthnError, AuthnErrorKind, ReviewError, TimestampError, UnknownAction,
+};
+pub use review::{SubjectAccessReviewSpec, SubjectAccessReviewStatus, TokenReviewStatus};
+pub use secret::SecretString;
+pub use time::Timestamp;
+pub use user::UserInfo;

@@ -1,0 +1,117 @@
+//! The authenticated identity, as Kubernetes describes it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Who made a request: Kubernetes' `authentication.k8s.io/v1` `UserInfo`.
+///
+/// The serde form is exactly Kubernetes' JSON (`username`, `uid`, `groups`, `extra`, each
+/// omitted when empty, `null` read as empty), so it can be put into a TokenReview status or
+/// read from a SubjectAccessReview unchanged. The fields are plain data: an authenticator
+/// fills them, an authorizer reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// The name that uniquely identifies the user among all active users.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub username: String,
+    /// A stable identifier that survives a rename of the user (Kubernetes `uid`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
+    /// The groups the user belongs to, in the order the authenticator gave them.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups: Vec<String>,
+    /// Further attributes an authenticator recorded (e.g. scopes, the IdP's session id).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl UserInfo {
+    /// The group every authenticated request carries in Kubernetes.
+    pub const AUTHENTICATED_GROUP: &'static str = "system:authenticated";
+
+    /// A user with a name and nothing else.
+    pub fn new(username: impl Into<String>) -> Self {
+        UserInfo {
+            username: username.into(),
+            ..UserInfo::default()
+        }
+    }
+
+    /// Adds groups, keeping their order and skipping ones the user already has.
+    pub fn with_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for group in groups {
+            let group = group.into();
+            if !self.groups.contains(&group) {
+                self.groups.push(group);
+            }
+        }
+        self
+    }
+
+    /// Sets the stable user id.
+    pub fn with_uid(mut self, uid: impl Into<String>) -> Self {
+        self.uid = uid.into();
+        self
+    }
+
+    /// Whether the user is in `group` (exact, case-sensitive, as RBAC compares).
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
+}
+
+/// Reads JSON `null` as the type's default, as Go's decoder does for slices, maps and strings.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_fields_are_omitted_and_null_reads_as_empty() {
+        let user = UserInfo::new("jane");
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            r#"{"username":"jane"}"#
+        );
+        let read: UserInfo =
+            serde_json::from_str(r#"{"username":"jane","groups":null,"extra":null,"uid":null}"#)
+                .unwrap();
+        assert_eq!(read, user);
+    }
+
+    #[test]
+    fn groups_keep_order_without_duplicates() {
+        let user = UserInfo::new("jane").with_groups(["b", "a", "b"]);
+        assert_eq!(user.groups, ["b", "a"]);
+        assert!(user.in_group("a"));
+        assert!(!user.in_group("A"));
+    }
+}

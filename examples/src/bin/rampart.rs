@@ -1,0 +1,34 @@
+//! `rampart`: the operator's command-line tool, and the black-box interface that
+//! conformance tests drive. Subcommands read standard formats and write JSON lines.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rampart_core::CATALOGUE;
+
+/// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the audit event catalogue (name, code, meaning) as JSON lines.
+    Catalogue,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Catalogue => {
+            for (_, name, code, meaning) in CATALOGUE {
+                let line = serde_json::json!({ "action": name, "code": code, "meaning": meaning });
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

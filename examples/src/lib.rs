@@ -1,0 +1,3 @@
+//! Support code shared by the rampart binaries. The binaries themselves live in
+//! `src/bin/`; each is small enough to read in one sitting.
+#![forbid(unsafe_code)]
