@@ -136,8 +136,9 @@ pub struct TokenReviewStatus {
     /// Whether the token was recognised and is valid.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub authenticated: bool,
-    /// Who the token belongs to, when authenticated.
-    #[serde(default, skip_serializing_if = "is_empty_user")]
+    /// Who the token belongs to, when authenticated. Always written, as `{}` when empty,
+    /// as kube-apiserver does.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub user: UserInfo,
     /// The audiences the token is valid for.
     #[serde(
@@ -153,10 +154,6 @@ pub struct TokenReviewStatus {
         skip_serializing_if = "String::is_empty"
     )]
     pub error: String,
-}
-
-fn is_empty_user(user: &UserInfo) -> bool {
-    *user == UserInfo::default()
 }
 
 #[cfg(test)]

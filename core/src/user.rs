@@ -75,6 +75,19 @@ impl UserInfo {
         self
     }
 
+    /// Adds values under an `extra` key.
+    pub fn with_extra_values<I, S>(mut self, key: impl Into<String>, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra
+            .entry(key.into())
+            .or_default()
+            .extend(values.into_iter().map(Into::into));
+        self
+    }
+
     /// Whether the user is in `group` (exact, case-sensitive, as RBAC compares).
     pub fn in_group(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group)
