@@ -1,2 +1,31 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+mod aggregate;
+mod analysis;
+mod error;
+mod index;
+mod load;
+mod names;
+mod policy;
+mod request_info;
+mod resolve;
+mod risk;
+mod rules;
+mod scan;
+mod validate;
+
+pub use aggregate::AggregationWarning;
+pub use analysis::{EscalationDenied, Grantee, PRIVILEGED_GROUP, RbacWrite, RulesFor, WhoCan};
+pub use error::{Error, LoadErrors, Location, Result};
+pub use index::{IndexStats, RbacAuthorizer};
+pub use load::{DEFAULT_MAX_FILE_BYTES, Loaded, Loader, RBAC_API_VERSION};
+pub use policy::{
+    ClusterRole, ClusterRoleBinding, LabelSelector, Policy, PolicyRule, RBAC_GROUP, Role,
+    RoleBinding, RoleRef, SelectorRequirement, Subject,
+};
+pub use request_info::{MAX_TARGET_BYTES, RequestInfo, RequestInfoError, RequestInfoFactory};
+pub use resolve::service_account_username;
+pub use risk::{Risk, Severity};
+pub use rules::rule_allows;
+pub use scan::ScanAuthorizer;
