@@ -32,10 +32,11 @@ fn validate_name(errors: &mut Vec<Invalid>, name: &str) {
     }
 }
 
+/// An empty namespace is reported where it is defaulted (the loader), not here.
 fn validate_namespace(errors: &mut Vec<Invalid>, namespace: &str) {
     check(
         errors,
-        is_dns1123_label(namespace),
+        namespace.is_empty() || is_dns1123_label(namespace),
         "metadata.namespace",
         format!("`{namespace}` is not a valid namespace (a lowercase RFC 1123 label)"),
     );
