@@ -247,7 +247,7 @@ fn aimed_request(policy: &Policy, choices: Vec<u8>) -> Option<(UserInfo, Attribu
         .cloned()
         .unwrap_or_default();
     let verb = choices.pick(&rule.verbs, "get").to_owned();
-    if choices.next() % 4 == 0 {
+    if choices.next().is_multiple_of(4) {
         let path = choices
             .pick(&rule.non_resource_urls, "/healthz")
             .trim_end_matches('*')
