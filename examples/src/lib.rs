@@ -1,3 +1,5 @@
-//! Support code shared by the rampart binaries. The binaries themselves live in
-//! `src/bin/`; each is small enough to read in one sitting.
+//! Support code shared by the rampart binaries: each `rampart` subcommand family lives in
+//! a module here so the binaries in `src/bin/` stay small enough to read in one sitting.
 #![forbid(unsafe_code)]
+
+pub mod authz;

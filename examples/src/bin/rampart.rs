@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rampart_core::CATALOGUE;
+use rampart_examples::authz::{self, AuthzCommand};
 
 /// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
 #[derive(Debug, Parser)]
@@ -16,13 +17,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Kubernetes RBAC, answered offline from manifests.
+    #[command(subcommand)]
+    Authz(AuthzCommand),
     /// Print the audit event catalogue (name, code, meaning) as JSON lines.
     Catalogue,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
+        Command::Authz(command) => authz::run(command),
         Command::Catalogue => {
             for (_, name, code, meaning) in CATALOGUE {
                 let line = serde_json::json!({ "action": name, "code": code, "meaning": meaning });

@@ -1,0 +1,328 @@
+//! `rampart authz` as a black box: the stable CLI contract.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const BOOTSTRAP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../authz/tests/fixtures/k8s-bootstrap-policy"
+);
+
+fn rampart(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn review_answers_each_line_in_order_and_survives_bad_lines() {
+    let input = [
+        r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"resourceAttributes":{"verb":"delete","resource":"nodes","name":"n1"},"user":"root","groups":["system:masters"]}}"#,
+        r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"nonResourceAttributes":{"path":"/apis","verb":"get"},"user":"system:anonymous","groups":["system:unauthenticated"]}}"#,
+        "this is not json",
+        "",
+        r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"jane"}}"#,
+        r#"[1,2,3]"#,
+        r#"{"kind":"SubjectAccessReview","spec":{"nonResourceAttributes":{"path":"/healthz","verb":"get"},"groups":["system:unauthenticated"]},"metadata":{"name":"kept"}}"#,
+    ]
+    .join("\n");
+    let output = rampart(&["authz", "review", "-f", BOOTSTRAP], &input);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "one answer per non-blank line");
+    assert_eq!(lines[0]["status"]["allowed"], true);
+    assert!(
+        lines[0]["status"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cluster-admin")
+    );
+    assert_eq!(
+        lines[0]["spec"]["user"], "root",
+        "the review is echoed with its spec"
+    );
+    assert_eq!(lines[1]["status"], serde_json::json!({"allowed": false}));
+    assert_eq!(lines[2]["status"]["allowed"], false);
+    assert!(
+        lines[2]["status"]["evaluationError"]
+            .as_str()
+            .unwrap()
+            .contains("line 3")
+    );
+    assert!(
+        lines[3]["status"]["evaluationError"]
+            .as_str()
+            .unwrap()
+            .contains("exactly one")
+    );
+    assert!(
+        lines[4]["status"]["evaluationError"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object")
+    );
+    assert_eq!(lines[5]["status"]["allowed"], true);
+    assert_eq!(lines[5]["metadata"]["name"], "kept");
+}
+
+#[test]
+fn can_i_prints_and_exits_like_kubectl() {
+    let yes = rampart(
+        &[
+            "authz",
+            "can-i",
+            "delete",
+            "nodes",
+            "--as",
+            "root",
+            "--as-group",
+            "system:masters",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(
+        (yes.status.code(), stdout(&yes).as_str()),
+        (Some(0), "yes\n")
+    );
+    let no = rampart(
+        &[
+            "authz",
+            "can-i",
+            "get",
+            "secrets",
+            "-n",
+            "kube-system",
+            "--as",
+            "alice",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!((no.status.code(), stdout(&no).as_str()), (Some(1), "no\n"));
+    let quiet = rampart(
+        &[
+            "authz", "can-i", "get", "secrets", "--as", "alice", "-q", "-f", BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(
+        (quiet.status.code(), stdout(&quiet).as_str()),
+        (Some(1), "")
+    );
+    // Non-resource URLs, and the impersonation groups the apiserver adds.
+    let url = rampart(
+        &[
+            "authz", "can-i", "get", "/version", "--as", "alice", "-f", BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(url.status.code(), Some(0));
+    let anonymous = rampart(
+        &[
+            "authz",
+            "can-i",
+            "get",
+            "/apis",
+            "--as",
+            "system:anonymous",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(anonymous.status.code(), Some(1));
+    // A service account through its groups (system:serviceaccounts may read discovery docs).
+    let sa = rampart(
+        &[
+            "authz",
+            "can-i",
+            "get",
+            "/openid/v1/jwks",
+            "--as",
+            "system:serviceaccount:ns:sa",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(sa.status.code(), Some(0));
+    // Subresource and group syntax.
+    let scale = rampart(
+        &[
+            "authz",
+            "can-i",
+            "update",
+            "deployments.apps/scale",
+            "-n",
+            "x",
+            "--as",
+            "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(scale.status.code(), Some(0), "{}", stdout(&scale));
+
+    let list = rampart(
+        &["authz", "can-i", "--list", "--as", "alice", "-f", BOOTSTRAP],
+        "",
+    );
+    assert_eq!(list.status.code(), Some(0));
+    let table = stdout(&list);
+    assert!(table.starts_with("Resources"), "{table}");
+    assert!(
+        table.contains("selfsubjectaccessreviews.authorization.k8s.io"),
+        "{table}"
+    );
+    let json = rampart(
+        &[
+            "authz", "can-i", "--list", "--json", "--as", "alice", "-f", BOOTSTRAP,
+        ],
+        "",
+    );
+    for line in stdout(&json).lines() {
+        let rule: Value = serde_json::from_str(line).unwrap();
+        assert!(rule["verbs"].is_array());
+    }
+}
+
+#[test]
+fn who_can_and_risks_tables_and_json() {
+    let json = rampart(
+        &[
+            "authz",
+            "who-can",
+            "create",
+            "pods",
+            "-n",
+            "kube-system",
+            "--json",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let grantees: Vec<Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        grantees
+            .iter()
+            .any(|g| g["subject"]["name"] == "system:masters")
+    );
+    assert!(
+        grantees
+            .iter()
+            .any(|g| g["subject"]["name"] == "daemon-set-controller"
+                && g["subject"]["namespace"] == "kube-system")
+    );
+    let table = rampart(
+        &[
+            "authz",
+            "who-can",
+            "create",
+            "pods",
+            "-n",
+            "kube-system",
+            "-f",
+            BOOTSTRAP,
+        ],
+        "",
+    );
+    assert!(stdout(&table).starts_with("BINDING"));
+
+    // Without --include-bootstrap the default policy reports nothing; a bad grant shows.
+    let clean = rampart(&["authz", "risks", "-f", BOOTSTRAP], "");
+    assert_eq!(stdout(&clean).lines().count(), 1, "{}", stdout(&clean));
+    let dir = std::env::temp_dir().join(format!("rampart-cli-risks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("oops.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: oops}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: contractors, apiGroup: rbac.authorization.k8s.io}]\n",
+    )
+    .unwrap();
+    let risky = rampart(
+        &[
+            "authz",
+            "risks",
+            "--json",
+            "-f",
+            BOOTSTRAP,
+            dir.to_str().unwrap(),
+        ],
+        "",
+    );
+    let findings: Vec<Value> = stdout(&risky)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(findings.iter().any(|f| f["check"] == "cluster-admin"
+        && f["binding_name"] == "oops"
+        && f["severity"] == "critical"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_policy_that_does_not_load_is_an_error_not_an_answer() {
+    let dir = std::env::temp_dir().join(format!("rampart-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\n",
+    )
+    .unwrap();
+    let output = rampart(
+        &[
+            "authz",
+            "can-i",
+            "get",
+            "pods",
+            "--as",
+            "x",
+            "-f",
+            dir.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("metadata.namespace"));
+    assert_eq!(stdout(&output), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
