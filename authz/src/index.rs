@@ -85,18 +85,19 @@ impl Binding {
         }
     }
 
-    /// The apiserver's description of this binding for the subject that matched `user`.
-    fn describe(&self, user: &UserInfo) -> Option<String> {
-        let subject = self
-            .subjects()
-            .get(applies_to(user, self.subjects(), self.namespace())?)?;
-        Some(
-            match self {
-                Binding::Cluster(binding) => Source::Cluster(binding, subject),
-                Binding::Namespaced(binding) => Source::Namespaced(binding, subject),
-            }
-            .to_string(),
-        )
+    /// The allow reason for each subject, as the apiserver words it; computed once at
+    /// build time so that a decision only copies it.
+    fn reasons(&self) -> Vec<String> {
+        self.subjects()
+            .iter()
+            .map(|subject| {
+                let source = match self {
+                    Binding::Cluster(binding) => Source::Cluster(binding, subject),
+                    Binding::Namespaced(binding) => Source::Namespaced(binding, subject),
+                };
+                format!("RBAC: allowed by {source}")
+            })
+            .collect()
     }
 }
 
@@ -158,6 +159,8 @@ struct Index {
     bindings: Vec<Binding>,
     /// Per binding: the compiled role it grants, or the apiserver's resolution error.
     grants: Vec<Result<u32, String>>,
+    /// Per binding, per subject: the reason an allowed decision gives.
+    reasons: Vec<Vec<String>>,
     roles: Vec<CompiledRole>,
     cluster: Scope,
     namespaces: FxHashMap<Box<str>, Scope>,
@@ -262,6 +265,7 @@ impl Index {
         for subject in binding.subjects() {
             scope.add(subject, &namespace, id);
         }
+        self.reasons.push(binding.reasons());
         self.bindings.push(binding);
         self.grants.push(grant);
     }
@@ -356,13 +360,17 @@ impl Index {
             .any(|rule| rule_allows(request, rule))
     }
 
+    /// Allows, naming the binding and its first subject that matches `user` (`appliesTo`).
     fn allow(&self, binding: u32, user: &UserInfo) -> Decision {
-        let source = self
-            .bindings
-            .get(binding as usize)
-            .and_then(|binding| binding.describe(user))
-            .unwrap_or_default();
-        Decision::Allow(format!("RBAC: allowed by {source}"))
+        let reason = self.bindings.get(binding as usize).and_then(|b| {
+            let subject = applies_to(user, b.subjects(), b.namespace())?;
+            self.reasons.get(binding as usize)?.get(subject)
+        });
+        Decision::Allow(
+            reason
+                .cloned()
+                .unwrap_or_else(|| "RBAC: allowed".to_owned()),
+        )
     }
 
     fn no_opinion(&self, mut failed: Vec<u32>) -> Decision {

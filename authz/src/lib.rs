@@ -5,6 +5,8 @@ mod aggregate;
 mod analysis;
 mod error;
 mod index;
+#[cfg(feature = "kube")]
+mod live;
 mod load;
 mod names;
 mod policy;
@@ -19,6 +21,8 @@ pub use aggregate::AggregationWarning;
 pub use analysis::{EscalationDenied, Grantee, PRIVILEGED_GROUP, RbacWrite, RulesFor, WhoCan};
 pub use error::{Error, LoadErrors, Location, Result};
 pub use index::{IndexStats, RbacAuthorizer};
+#[cfg(feature = "kube")]
+pub use live::{LiveRbac, NOT_SYNCED, SyncStatus};
 pub use load::{DEFAULT_MAX_FILE_BYTES, Loaded, Loader, RBAC_API_VERSION};
 pub use policy::{
     ClusterRole, ClusterRoleBinding, LabelSelector, Policy, PolicyRule, RBAC_GROUP, Role,
