@@ -1282,6 +1282,13 @@ fn request_info_edge_cases() {
         (encoded.namespace.as_str(), encoded.resource.as_str()),
         ("a", "b")
     );
+    // Empty segments are kept, as Go's strings.Split keeps them (found by fuzzing).
+    let empty = parse("GET", "/api//pods");
+    assert!(empty.is_resource_request);
+    assert_eq!(
+        (empty.api_version.as_str(), empty.resource.as_str()),
+        ("", "pods")
+    );
     // Method names are case-sensitive for resource requests.
     assert_eq!(parse("get", "/api/v1/pods").verb, "");
     assert_eq!(parse("get", "/healthz").verb, "get");
