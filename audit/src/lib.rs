@@ -1,2 +1,17 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+mod chain;
+mod error;
+mod file;
+mod record;
+mod verify;
+
+pub use chain::{CHAIN_LEN, Chain, ChainValue, MIN_KEY_LEN};
+pub use error::{Error, Result};
+pub use file::{
+    Ack, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETENTION,
+    Durability, FileSink, FileSinkConfig, MIN_RETENTION, OverloadPolicy, Submitted,
+};
+pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
+pub use verify::{Finding, Verification, verify};

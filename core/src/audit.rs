@@ -150,6 +150,12 @@ pub const CATALOGUE: &[(Action, &str, &str, &str)] = &[
         "RA9003",
         "audit events were dropped under the configured overload policy",
     ),
+    (
+        Action::AuditRetention,
+        "audit.retention",
+        "RA9004",
+        "audit files older than the retention period were removed",
+    ),
 ];
 
 /// Code of every extension action (`x.` names): they are outside the catalogue.
@@ -205,6 +211,8 @@ pub enum Action {
     AuditSealed,
     /// `audit.loss`, RA9003.
     AuditLoss,
+    /// `audit.retention`, RA9004.
+    AuditRetention,
     /// An action defined by the embedding application: a name starting with `x.` made of
     /// `[a-z0-9._-]`, at most [`MAX_EXTENSION_NAME`] bytes; its code is [`EXTENSION_CODE`].
     Extension(String),
@@ -673,6 +681,11 @@ mod tests {
         assert_eq!(Action::AuthzDecision.code(), "RA2001");
         assert_eq!(Action::LockoutLocked.code(), "RA3001");
         assert_eq!(Action::AuditLoss.code(), "RA9003");
+        // Every variant but extensions is in the catalogue.
+        for (action, _, _, _) in CATALOGUE {
+            assert!(!action.name().is_empty());
+        }
+        assert_eq!(Action::AuditRetention.name(), "audit.retention");
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub enum AuditError {
     /// The sink was shut down.
     #[error("audit sink closed")]
     Closed,
+    /// The event was dropped under a drop-on-overload policy; the loss is counted and
+    /// recorded as an `audit.loss` event when the sink recovers.
+    #[error("audit event dropped under the overload policy")]
+    Dropped,
     /// The event itself cannot be recorded (e.g. too large).
     #[error("audit event refused: {what}")]
     Invalid {

@@ -2,4 +2,5 @@
 //! a module here so the binaries in `src/bin/` stay small enough to read in one sitting.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod authz;

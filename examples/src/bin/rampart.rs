@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rampart_core::CATALOGUE;
+use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
 
 /// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
@@ -17,6 +18,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The tamper-evident audit trail: record, verify, show.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Kubernetes RBAC, answered offline from manifests.
     #[command(subcommand)]
     Authz(AuthzCommand),
@@ -26,6 +30,7 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Audit(command) => audit::run(command),
         Command::Authz(command) => authz::run(command),
         Command::Catalogue => {
             for (_, name, code, meaning) in CATALOGUE {

@@ -1,0 +1,832 @@
+//! The file sink: append-only JSON lines, hash-chained, rotated, sealed and durable as
+//! configured (AU-9, AU-11).
+//!
+//! # Durability
+//!
+//! | mode | `record` returns when | survives |
+//! | --- | --- | --- |
+//! | [`Durability::EveryEvent`] | the line is written and `fdatasync` returned | process and machine crash |
+//! | [`Durability::GroupCommit`] | the batch holding the line is written and synced by the writer thread | process and machine crash |
+//! | [`Durability::Buffered`] | the line is handed to the OS (`write`), not synced | process crash only; a machine crash can lose recent events |
+//!
+//! A line is written whole or, after a crash, left torn at the end of the file. The next
+//! writer finds the torn tail, keeps its bytes in a `.torn-OFFSET` file beside the trail,
+//! truncates it, and records an `audit.started` event that says so.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use rampart_core::{Action, AuditError, AuditEvent, AuditSink, Outcome, SharedClock, SystemClock};
+
+use crate::chain::{Chain, ChainValue};
+use crate::error::{Error, Result};
+use crate::record::{self, LineError, MAX_LINE_BYTES};
+
+/// How durable a recorded event is when `record` returns. See the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `fdatasync` after every event.
+    EveryEvent,
+    /// A writer thread batches events and syncs once per batch.
+    GroupCommit,
+    /// Written to the OS page cache, never synced by rampart.
+    Buffered,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "every_event" => Ok(Durability::EveryEvent),
+            "group_commit" => Ok(Durability::GroupCommit),
+            "buffered" => Ok(Durability::Buffered),
+            other => Err(Error::Config(format!(
+                "unknown durability `{other}`; use every_event, group_commit or buffered"
+            ))),
+        }
+    }
+}
+
+/// What `record` does when the sink cannot take an event: the queue is full or the disk
+/// refuses the write (AU-5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverloadPolicy {
+    /// Wait (retrying a failing disk with backoff) until the event is recorded.
+    Block,
+    /// Return an error at once, so the caller refuses the action it was about to audit.
+    FailClosed,
+    /// Drop the event, count it, and record an `audit.loss` event when the sink recovers.
+    Drop,
+}
+
+/// Largest file before rotation, default.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Oldest file before rotation, default.
+pub const DEFAULT_MAX_FILE_AGE: Duration = Duration::from_secs(24 * 3600);
+/// How long sealed files are kept, default (AU-11: at least 90 days online).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Shortest retention accepted.
+pub const MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// Queue length of the group-commit writer, default.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
+/// Most events the group-commit writer takes into one batch.
+const MAX_BATCH: usize = 1024;
+
+/// Configuration of a [`FileSink`]; check it with [`FileSinkConfig::build`].
+#[derive(Clone, Debug)]
+pub struct FileSinkConfig {
+    dir: PathBuf,
+    durability: Durability,
+    chain: Chain,
+    overload: OverloadPolicy,
+    max_file_bytes: u64,
+    max_file_age: Duration,
+    retention: Duration,
+    queue_capacity: usize,
+    clock: SharedClock,
+}
+
+impl FileSinkConfig {
+    /// Defaults: group commit, SHA-256 chain, fail closed, 64 MiB / 24 h files, 90 days kept.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileSinkConfig {
+            dir: dir.into(),
+            durability: Durability::GroupCommit,
+            chain: Chain::Sha256,
+            overload: OverloadPolicy::FailClosed,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_file_age: DEFAULT_MAX_FILE_AGE,
+            retention: DEFAULT_RETENTION,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            clock: SystemClock::shared(),
+        }
+    }
+
+    /// The durability mode.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The chain (SHA-256, or HMAC-SHA-256 under a key).
+    pub fn chain(mut self, chain: Chain) -> Self {
+        self.chain = chain;
+        self
+    }
+
+    /// What to do on overload or disk failure.
+    pub fn overload(mut self, overload: OverloadPolicy) -> Self {
+        self.overload = overload;
+        self
+    }
+
+    /// Rotate after this many bytes.
+    pub fn max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+
+    /// Rotate after this long.
+    pub fn max_file_age(mut self, age: Duration) -> Self {
+        self.max_file_age = age;
+        self
+    }
+
+    /// Remove sealed files older than this.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Queue length of the group-commit writer.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// The clock that times events and rotation.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the bounds.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a file limit under 4 KiB, retention under a day or an empty queue.
+    pub fn build(self) -> Result<Self> {
+        if self.max_file_bytes < 4096 {
+            return Err(Error::Config(
+                "max file size must be at least 4096 bytes".into(),
+            ));
+        }
+        if self.retention < MIN_RETENTION {
+            return Err(Error::Config("retention must be at least one day".into()));
+        }
+        if self.queue_capacity == 0 {
+            return Err(Error::Config(
+                "the queue needs room for at least one event".into(),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Where a recorded event landed: its sequence number and chain value. Keep the latest one
+/// outside the machine to detect truncation at the end of the trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ack {
+    /// The record's sequence number.
+    pub seq: u64,
+    /// Its chain value.
+    pub chain: ChainValue,
+}
+
+/// The name of the file whose first record is `seq`.
+pub(crate) fn file_name(seq: u64) -> String {
+    format!("audit-{seq:020}.jsonl")
+}
+
+/// The trail files in `dir`, in order.
+pub(crate) fn trail_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("audit-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The state of the file being written.
+struct Writer {
+    dir: PathBuf,
+    chain: Chain,
+    durability: Durability,
+    max_file_bytes: u64,
+    max_file_age: Duration,
+    retention: Duration,
+    clock: SharedClock,
+    file: File,
+    path: PathBuf,
+    bytes: u64,
+    records_in_file: u64,
+    opened_at: SystemTime,
+    seq: u64,
+    prev: ChainValue,
+}
+
+/// What recovery found at the end of the trail.
+struct Recovered {
+    path: PathBuf,
+    len: u64,
+    records: u64,
+    seq: u64,
+    prev: ChainValue,
+    sealed: bool,
+    torn: Option<(u64, Vec<u8>)>,
+}
+
+/// Reads a whole trail file, checking every line against the chain.
+fn scan_file(path: &Path, chain: &Chain, mut seq: u64, mut prev: ChainValue) -> Result<Recovered> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(|source| io_error(path, source))?;
+    let mut offset = 0usize;
+    let mut records = 0u64;
+    let mut sealed = false;
+    let mut line_number = 0u64;
+    while offset < bytes.len() {
+        line_number += 1;
+        let rest = bytes.get(offset..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| p + 1);
+        let line = rest.get(..end).unwrap_or_default();
+        let last = offset + end >= bytes.len();
+        match record::decode(chain, line) {
+            Ok(record) if record.seq == seq + 1 && record.prev == prev => {
+                seq = record.seq;
+                prev = record.chain;
+                records += 1;
+                sealed = record.event.action == Action::AuditSealed;
+            }
+            Ok(record) => {
+                return Err(Error::Damaged {
+                    file: path.display().to_string(),
+                    line: line_number,
+                    reason: format!("record {} does not follow record {seq}", record.seq),
+                });
+            }
+            Err(LineError::Torn) if last => {
+                return Ok(Recovered {
+                    path: path.to_owned(),
+                    len: offset as u64,
+                    records,
+                    seq,
+                    prev,
+                    sealed: false,
+                    torn: Some((offset as u64, line.to_vec())),
+                });
+            }
+            Err(error) => {
+                return Err(Error::Damaged {
+                    file: path.display().to_string(),
+                    line: line_number,
+                    reason: error.to_string(),
+                });
+            }
+        }
+        offset += end;
+    }
+    Ok(Recovered {
+        path: path.to_owned(),
+        len: offset as u64,
+        records,
+        seq,
+        prev,
+        sealed,
+        torn: None,
+    })
+}
+
+impl Writer {
+    /// Opens the trail in `config.dir`, recovering a torn tail, and records `audit.started`.
+    fn open(config: &FileSinkConfig) -> Result<(Writer, File)> {
+        std::fs::create_dir_all(&config.dir).map_err(|source| io_error(&config.dir, source))?;
+        let lock_path = config.dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| io_error(&lock_path, source))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Locked(config.dir.display().to_string()));
+        }
+
+        let files = trail_files(&config.dir)?;
+        let (mut seq, mut prev) = (0u64, ChainValue::GENESIS);
+        let mut last: Option<Recovered> = None;
+        for path in &files {
+            let found = scan_file(path, &config.chain, seq, prev)?;
+            seq = found.seq;
+            prev = found.prev;
+            last = Some(found);
+        }
+        let mut details = serde_json::Map::new();
+        let writer_file = match last {
+            Some(found) if !found.sealed => {
+                if let Some((offset, bytes)) = &found.torn {
+                    let keep = found.path.with_extension(format!("jsonl.torn-{offset}"));
+                    std::fs::write(&keep, bytes).map_err(|source| io_error(&keep, source))?;
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(&found.path)
+                        .map_err(|source| io_error(&found.path, source))?;
+                    file.set_len(*offset)
+                        .map_err(|source| io_error(&found.path, source))?;
+                    file.sync_all()
+                        .map_err(|source| io_error(&found.path, source))?;
+                    details.insert("torn_tail_bytes".into(), bytes.len().into());
+                    details.insert(
+                        "torn_tail_saved_as".into(),
+                        keep.file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or_default()
+                            .into(),
+                    );
+                }
+                details.insert("resumed".into(), true.into());
+                Some((found.path, found.len, found.records))
+            }
+            _ => None,
+        };
+        let (path, bytes, records) = match writer_file {
+            Some(found) => found,
+            None => (config.dir.join(file_name(seq + 1)), 0, 0),
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| io_error(&path, source))?;
+        sync_dir(&config.dir).map_err(|source| io_error(&config.dir, source))?;
+        let mut writer = Writer {
+            dir: config.dir.clone(),
+            chain: config.chain.clone(),
+            durability: config.durability,
+            max_file_bytes: config.max_file_bytes,
+            max_file_age: config.max_file_age,
+            retention: config.retention,
+            clock: config.clock.clone(),
+            file,
+            path,
+            bytes,
+            records_in_file: records,
+            opened_at: config.clock.now(),
+            seq,
+            prev,
+        };
+        let mut started =
+            AuditEvent::new(Action::AuditStarted, Outcome::Success, writer.clock.now())
+                .with_detail("chain", writer.chain.name());
+        for (key, value) in details {
+            started = started.with_detail(key, value);
+        }
+        let json = serde_json::to_string(&started).map_err(|e| Error::Config(e.to_string()))?;
+        writer
+            .write_batch(&[json], true)
+            .map_err(|source| Error::Io {
+                path: writer.path.display().to_string(),
+                source,
+            })?;
+        Ok((writer, lock))
+    }
+
+    /// Appends events (already JSON), rotating first when the file is full or old.
+    fn write_batch(&mut self, events: &[String], force_sync: bool) -> std::io::Result<Vec<Ack>> {
+        let pending: u64 = events.iter().map(|e| e.len() as u64 + 200).sum();
+        let age = self
+            .clock
+            .now()
+            .duration_since(self.opened_at)
+            .unwrap_or_default();
+        if self.bytes > 0 && (self.bytes + pending > self.max_file_bytes || age > self.max_file_age)
+        {
+            self.rotate()?;
+        }
+        self.append(events, force_sync)
+    }
+
+    /// Writes events as one `write`; syncs as the mode says (or always when `force_sync`).
+    /// On failure nothing is acknowledged and the file is cut back to where it was, so a
+    /// half-written batch never stays behind.
+    fn append(&mut self, events: &[String], force_sync: bool) -> std::io::Result<Vec<Ack>> {
+        let pending: usize = events.iter().map(|e| e.len() + 200).sum();
+        let (mut seq, mut prev) = (self.seq, self.prev);
+        let mut buffer = Vec::with_capacity(pending);
+        let mut acks = Vec::with_capacity(events.len());
+        for json in events {
+            seq += 1;
+            let (line, value) = record::encode(&self.chain, seq, prev, json);
+            if line.len() > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "audit event too large",
+                ));
+            }
+            buffer.extend_from_slice(&line);
+            prev = value;
+            acks.push(Ack { seq, chain: value });
+        }
+        let result = self.file.write_all(&buffer).and_then(|()| {
+            if force_sync || self.durability != Durability::Buffered {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.seq = seq;
+                self.prev = prev;
+                self.bytes += buffer.len() as u64;
+                self.records_in_file += acks.len() as u64;
+                Ok(acks)
+            }
+            Err(error) => {
+                // Cut off whatever part of the batch reached the file.
+                let _ = self.file.set_len(self.bytes);
+                let _ = self.file.sync_data();
+                Err(error)
+            }
+        }
+    }
+
+    /// Seals the current file and starts the next one; then applies retention.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let next = self.dir.join(file_name(self.seq + 2));
+        self.seal(
+            next.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default(),
+        )?;
+        self.file = OpenOptions::new().create(true).append(true).open(&next)?;
+        sync_dir(&self.dir)?;
+        self.path = next;
+        self.bytes = 0;
+        self.records_in_file = 0;
+        self.opened_at = self.clock.now();
+        self.apply_retention()
+    }
+
+    /// Writes the closing record of the current file.
+    fn seal(&mut self, next_file: &str) -> std::io::Result<()> {
+        let seal = AuditEvent::new(Action::AuditSealed, Outcome::Success, self.clock.now())
+            .with_detail("records", self.records_in_file + 1)
+            .with_detail("next_file", next_file);
+        let json = serde_json::to_string(&seal).map_err(std::io::Error::other)?;
+        self.append(&[json], true).map(|_| ())
+    }
+
+    /// Removes sealed files last written before the retention period, oldest first, and
+    /// records what it removed so that verification knows where the trail now begins.
+    fn apply_retention(&mut self) -> std::io::Result<()> {
+        let Ok(files) = trail_files(&self.dir) else {
+            return Ok(());
+        };
+        let cutoff = self.clock.now().checked_sub(self.retention);
+        let mut removed = Vec::new();
+        for path in files.iter().filter(|p| **p != self.path) {
+            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            match (modified, cutoff) {
+                (Some(modified), Some(cutoff)) if modified < cutoff => {
+                    // The last record of the removed file anchors the rest of the trail.
+                    let anchor = last_record_of(path, &self.chain);
+                    std::fs::remove_file(path)?;
+                    removed.push((
+                        path.file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        anchor,
+                    ));
+                }
+                _ => break,
+            }
+        }
+        if let Some((_, Some((seq, chain)))) = removed.last() {
+            let names: Vec<String> = removed.iter().map(|(name, _)| name.clone()).collect();
+            let event = AuditEvent::new(Action::AuditRetention, Outcome::Success, self.clock.now())
+                .with_detail("removed", names)
+                .with_detail("through_seq", *seq)
+                .with_detail("through_chain", chain.to_hex());
+            let json = serde_json::to_string(&event).map_err(std::io::Error::other)?;
+            self.append(&[json], true)?;
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn last_record_of(path: &Path, chain: &Chain) -> Option<(u64, ChainValue)> {
+    let bytes = std::fs::read(path).ok()?;
+    let line = bytes.strip_suffix(b"\n")?.rsplit(|&b| b == b'\n').next()?;
+    let mut full = line.to_vec();
+    full.push(b'\n');
+    record::decode(chain, &full).ok().map(|r| (r.seq, r.chain))
+}
+
+/// An event waiting for the group-commit writer, with where to send its outcome.
+struct Pending {
+    json: String,
+    reply: SyncSender<std::result::Result<Ack, AuditError>>,
+}
+
+/// Shared between the sink's handles and its writer.
+struct Shared {
+    writer: Mutex<Option<Writer>>,
+    overload: OverloadPolicy,
+    dropped: AtomicU64,
+    reported_dropped: AtomicU64,
+    write_failures: AtomicU64,
+}
+
+/// Appends audit events to a hash-chained, rotated trail of JSON-lines files.
+///
+/// One writer per directory: a second `open` on the same directory fails while the first
+/// is alive (an advisory lock on `.lock`).
+pub struct FileSink {
+    shared: Arc<Shared>,
+    queue: Option<SyncSender<Pending>>,
+    thread: Option<JoinHandle<()>>,
+    durability: Durability,
+    _lock: File,
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("durability", &self.durability)
+            .field("overload", &self.shared.overload)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a submitted event, to wait for.
+#[derive(Debug)]
+pub struct Submitted(SubmittedInner);
+
+#[derive(Debug)]
+enum SubmittedInner {
+    Done(std::result::Result<Ack, AuditError>),
+    Waiting(Receiver<std::result::Result<Ack, AuditError>>),
+}
+
+impl Submitted {
+    /// Waits until the event is as durable as the sink's mode promises.
+    ///
+    /// # Errors
+    /// The event was not recorded.
+    pub fn wait(self) -> std::result::Result<Ack, AuditError> {
+        match self.0 {
+            SubmittedInner::Done(result) => result,
+            SubmittedInner::Waiting(receiver) => receiver.recv().unwrap_or(Err(AuditError::Closed)),
+        }
+    }
+}
+
+fn unavailable(error: &std::io::Error) -> AuditError {
+    AuditError::Unavailable {
+        what: format!("audit file write failed: {error}"),
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Writer>> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes a batch under the overload policy; the first `audit.loss` record carries the
+    /// events dropped since the last report.
+    fn write(&self, events: Vec<String>) -> Vec<std::result::Result<Ack, AuditError>> {
+        let count = events.len();
+        let mut guard = self.lock();
+        let Some(writer) = guard.as_mut() else {
+            return (0..count).map(|_| Err(AuditError::Closed)).collect();
+        };
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let dropped = self.dropped.load(Ordering::SeqCst);
+            let unreported = dropped - self.reported_dropped.load(Ordering::SeqCst);
+            let mut batch = Vec::with_capacity(count + 1);
+            if unreported > 0 {
+                let loss = AuditEvent::new(Action::AuditLoss, Outcome::Failure, writer.clock.now())
+                    .with_reason("events dropped under the overload policy")
+                    .with_detail("dropped", unreported)
+                    .with_detail("dropped_total", dropped);
+                batch.push(serde_json::to_string(&loss).unwrap_or_default());
+            }
+            let offset = batch.len();
+            batch.extend(events.iter().cloned());
+            match writer.write_batch(&batch, false) {
+                Ok(acks) => {
+                    self.reported_dropped
+                        .fetch_add(unreported, Ordering::SeqCst);
+                    return acks.into_iter().skip(offset).map(Ok).collect();
+                }
+                Err(error) => {
+                    self.write_failures.fetch_add(1, Ordering::SeqCst);
+                    match self.overload {
+                        OverloadPolicy::Block => {
+                            std::thread::sleep(backoff);
+                            backoff = (backoff * 2).min(Duration::from_secs(1));
+                        }
+                        OverloadPolicy::FailClosed => {
+                            return (0..count).map(|_| Err(unavailable(&error))).collect();
+                        }
+                        OverloadPolicy::Drop => {
+                            self.dropped.fetch_add(count as u64, Ordering::SeqCst);
+                            return (0..count).map(|_| Err(AuditError::Dropped)).collect();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FileSink {
+    /// Opens (or creates) the trail in the configured directory.
+    ///
+    /// # Errors
+    /// The directory is held by another writer, cannot be written, or holds a damaged trail.
+    pub fn open(config: FileSinkConfig) -> Result<Self> {
+        let config = config.build()?;
+        let (writer, lock) = Writer::open(&config)?;
+        let shared = Arc::new(Shared {
+            writer: Mutex::new(Some(writer)),
+            overload: config.overload,
+            dropped: AtomicU64::new(0),
+            reported_dropped: AtomicU64::new(0),
+            write_failures: AtomicU64::new(0),
+        });
+        let (queue, thread) = if config.durability == Durability::GroupCommit {
+            let (sender, receiver) = mpsc::sync_channel::<Pending>(config.queue_capacity);
+            let writer_shared = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name("rampart-audit-writer".into())
+                .spawn(move || group_commit(&writer_shared, &receiver))
+                .map_err(|source| io_error(&config.dir, source))?;
+            (Some(sender), Some(thread))
+        } else {
+            (None, None)
+        };
+        Ok(FileSink {
+            shared,
+            queue,
+            thread,
+            durability: config.durability,
+            _lock: lock,
+        })
+    }
+
+    /// Hands an event to the sink; wait on the result for durability.
+    ///
+    /// # Errors
+    /// With [`OverloadPolicy::FailClosed`], a full queue is an error at once.
+    pub fn submit(&self, event: &AuditEvent) -> Submitted {
+        let json = match serde_json::to_string(event) {
+            Ok(json) => json,
+            Err(error) => {
+                return Submitted(SubmittedInner::Done(Err(AuditError::Invalid {
+                    what: error.to_string(),
+                })));
+            }
+        };
+        let Some(queue) = &self.queue else {
+            let result = self
+                .shared
+                .write(vec![json])
+                .pop()
+                .unwrap_or(Err(AuditError::Closed));
+            return Submitted(SubmittedInner::Done(result));
+        };
+        let (reply, receiver) = mpsc::sync_channel(1);
+        let pending = Pending { json, reply };
+        let sent = match self.shared.overload {
+            OverloadPolicy::Block => queue.send(pending).map_err(|_| AuditError::Closed),
+            OverloadPolicy::FailClosed => queue.try_send(pending).map_err(|error| match error {
+                TrySendError::Full(_) => AuditError::Overloaded,
+                TrySendError::Disconnected(_) => AuditError::Closed,
+            }),
+            OverloadPolicy::Drop => queue.try_send(pending).map_err(|error| match error {
+                TrySendError::Full(_) => {
+                    self.shared.dropped.fetch_add(1, Ordering::SeqCst);
+                    AuditError::Dropped
+                }
+                TrySendError::Disconnected(_) => AuditError::Closed,
+            }),
+        };
+        match sent {
+            Ok(()) => Submitted(SubmittedInner::Waiting(receiver)),
+            Err(error) => Submitted(SubmittedInner::Done(Err(error))),
+        }
+    }
+
+    /// Records an event and returns where it landed, once it is as durable as the mode says.
+    ///
+    /// # Errors
+    /// See [`OverloadPolicy`].
+    pub fn record_with_ack(&self, event: &AuditEvent) -> std::result::Result<Ack, AuditError> {
+        self.submit(event).wait()
+    }
+
+    /// Events dropped so far under [`OverloadPolicy::Drop`].
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Failed write attempts so far (disk full, I/O errors), each answered by the policy.
+    pub fn write_failures(&self) -> u64 {
+        self.shared.write_failures.load(Ordering::SeqCst)
+    }
+
+    /// The last record written: its sequence number and chain value.
+    pub fn head(&self) -> Ack {
+        let guard = self.shared.lock();
+        guard.as_ref().map_or(
+            Ack {
+                seq: 0,
+                chain: ChainValue::GENESIS,
+            },
+            |w| Ack {
+                seq: w.seq,
+                chain: w.prev,
+            },
+        )
+    }
+
+    /// Stops the writer, seals the current file, and releases the directory.
+    ///
+    /// # Errors
+    /// The seal could not be written (the trail stays valid; the next writer resumes it).
+    pub fn close(mut self) -> std::result::Result<Ack, AuditError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> std::result::Result<Ack, AuditError> {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let mut guard = self.shared.lock();
+        let Some(mut writer) = guard.take() else {
+            return Err(AuditError::Closed);
+        };
+        writer.seal("").map_err(|error| unavailable(&error))?;
+        Ok(Ack {
+            seq: writer.seq,
+            chain: writer.prev,
+        })
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// The group-commit writer: takes what is queued (up to a batch), writes and syncs it once,
+/// then answers every caller in the batch.
+fn group_commit(shared: &Shared, queue: &Receiver<Pending>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<String> = batch.iter().map(|p| p.json.clone()).collect();
+        let results = shared.write(events);
+        for (pending, result) in batch.into_iter().zip(results) {
+            let _ = pending.reply.send(result);
+        }
+    }
+}
+
+impl AuditSink for FileSink {
+    fn record(&self, event: AuditEvent) -> std::result::Result<(), AuditError> {
+        self.record_with_ack(&event).map(|_| ())
+    }
+}
