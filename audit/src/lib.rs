@@ -4,6 +4,7 @@
 mod chain;
 mod error;
 mod file;
+mod kubernetes;
 mod record;
 mod verify;
 
@@ -12,6 +13,10 @@ pub use error::{Error, Result};
 pub use file::{
     Ack, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETENTION,
     Durability, FileSink, FileSinkConfig, MIN_RETENTION, OverloadPolicy, Submitted,
+};
+pub use kubernetes::{
+    AUDIT_API_VERSION, AuditConfig, Event, EventList, GroupResources, Level, ObjectReference,
+    Policy, PolicyRule, Stage,
 };
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
 pub use verify::{Finding, Verification, verify};
