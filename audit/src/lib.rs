@@ -7,6 +7,7 @@ mod file;
 mod kubernetes;
 mod record;
 mod verify;
+mod webhook;
 
 pub use chain::{CHAIN_LEN, Chain, ChainValue, MIN_KEY_LEN};
 pub use error::{Error, Result};
@@ -20,3 +21,7 @@ pub use kubernetes::{
 };
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
 pub use verify::{Finding, Verification, verify};
+pub use webhook::{
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT,
+    WebhookConfig, WebhookSink,
+};

@@ -1,0 +1,503 @@
+//! A webhook sink that posts Kubernetes `EventList` batches to a collector, as the
+//! kube-apiserver's audit webhook backend does, without ever losing an acknowledged event.
+//!
+//! `record` appends the event to a local spool file and syncs it before returning; a sender
+//! thread posts what the spool holds in batches and moves a durable cursor past each batch
+//! the collector accepted (any 2xx). While the collector is down the spool grows (the spill)
+//! and the sender retries with exponential backoff; when it comes back the spill is replayed
+//! in order. Delivery is at least once: a crash between a post and the cursor update resends
+//! that batch, so collectors should deduplicate on `auditID`, as they must for the apiserver.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rampart_core::{AuditError, AuditEvent, AuditSink};
+
+use crate::error::{Error, Result};
+use crate::kubernetes::{Event, EventList};
+
+/// Events per posted batch, default (the apiserver's `--audit-webhook-batch-max-size`).
+pub const DEFAULT_MAX_BATCH: usize = 400;
+/// First retry delay, default.
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest retry delay, default.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Connect, read and write timeout, default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where and how to post.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    url: String,
+    spool_dir: PathBuf,
+    max_batch: usize,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl WebhookConfig {
+    /// Posts to `url` (`https://host[:port]/path`, or `http://` for loopback tests), spooling
+    /// in `spool_dir`.
+    pub fn new(url: impl Into<String>, spool_dir: impl Into<PathBuf>) -> Self {
+        WebhookConfig {
+            url: url.into(),
+            spool_dir: spool_dir.into(),
+            max_batch: DEFAULT_MAX_BATCH,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            timeout: DEFAULT_TIMEOUT,
+            tls: None,
+        }
+    }
+
+    /// Events per batch.
+    pub fn max_batch(mut self, events: usize) -> Self {
+        self.max_batch = events.max(1);
+        self
+    }
+
+    /// Retry delays: the first, and the cap of the doubling.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// The rustls client configuration for `https://` collectors (build it with an explicit
+    /// provider; with client certificates for mTLS).
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+}
+
+/// The parts of the collector URL.
+#[derive(Clone, Debug)]
+struct Target {
+    https: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<Target> {
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(Error::Config(format!(
+            "webhook URL `{url}` must start with https:// or http://"
+        )));
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => (
+            host.to_owned(),
+            port.parse()
+                .map_err(|_| Error::Config(format!("bad port in `{url}`")))?,
+        ),
+        _ => (authority.to_owned(), if https { 443 } else { 80 }),
+    };
+    if host.is_empty() || path.contains(['\r', '\n', ' ']) {
+        return Err(Error::Config(format!("bad webhook URL `{url}`")));
+    }
+    Ok(Target {
+        https,
+        host,
+        port,
+        path,
+    })
+}
+
+/// The spool: events appended and synced, a cursor file marking what was delivered.
+struct Spool {
+    file: File,
+    path: PathBuf,
+    cursor_path: PathBuf,
+}
+
+impl Spool {
+    fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join("webhook-spool.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Spool {
+            file,
+            path,
+            cursor_path: dir.join("webhook-cursor"),
+        })
+    }
+
+    fn append(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let before = self.file.metadata()?.len();
+        let result = self
+            .file
+            .write_all(line)
+            .and_then(|()| self.file.sync_data());
+        if result.is_err() {
+            let _ = self.file.set_len(before);
+        }
+        result
+    }
+
+    fn cursor(&self) -> u64 {
+        std::fs::read_to_string(&self.cursor_path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Saves the cursor durably (write a temporary file, sync, rename).
+    fn set_cursor(&self, offset: u64) -> std::io::Result<()> {
+        let temporary = self.cursor_path.with_extension("tmp");
+        let mut file = File::create(&temporary)?;
+        file.write_all(offset.to_string().as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &self.cursor_path)?;
+        if let Some(dir) = self.cursor_path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Up to `max` complete lines after `offset`, and the offset after them.
+    fn read_batch(&self, offset: u64, max: usize) -> std::io::Result<(Vec<String>, u64)> {
+        let mut file = File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        let start = offset.min(len);
+        file.seek(SeekFrom::Start(start))?;
+        let mut reader = BufReader::new(file);
+        let mut lines = Vec::new();
+        let mut next = start;
+        let mut line = String::new();
+        while lines.len() < max {
+            line.clear();
+            let read = reader.read_line(&mut line)?;
+            if read == 0 || !line.ends_with('\n') {
+                break;
+            }
+            next += read as u64;
+            lines.push(line.trim_end().to_owned());
+        }
+        Ok((lines, next))
+    }
+
+    /// When everything was delivered, empties the spool (spool first, then cursor, so a
+    /// crash in between only leaves a cursor past the end, read as "nothing pending").
+    fn compact_if_drained(&mut self, cursor: u64) -> std::io::Result<bool> {
+        if cursor > 0 && cursor >= self.file.metadata()?.len() {
+            self.file.set_len(0)?;
+            self.file.sync_all()?;
+            self.set_cursor(0)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+struct State {
+    spool: Mutex<Spool>,
+    wake: Condvar,
+    /// Notified after every post, accepted or not.
+    progress: Condvar,
+    progress_lock: Mutex<()>,
+    stop: AtomicBool,
+    delivered: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Posts audit events to a collector in Kubernetes `EventList` batches. See the module docs.
+pub struct WebhookSink {
+    state: Arc<State>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink").finish_non_exhaustive()
+    }
+}
+
+impl WebhookSink {
+    /// Opens the spool (replaying whatever a previous run left undelivered) and starts the
+    /// sender.
+    ///
+    /// # Errors
+    /// A bad URL, `https` without a TLS configuration, or a spool that cannot be opened.
+    pub fn start(config: WebhookConfig) -> Result<Self> {
+        let target = parse_url(&config.url)?;
+        if target.https && config.tls.is_none() {
+            return Err(Error::Config(
+                "an https:// webhook needs a TLS client configuration".into(),
+            ));
+        }
+        let state = Arc::new(State {
+            spool: Mutex::new(Spool::open(&config.spool_dir)?),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+            progress_lock: Mutex::new(()),
+            stop: AtomicBool::new(false),
+            delivered: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        });
+        let sender_state = state.clone();
+        let thread = std::thread::Builder::new()
+            .name("rampart-audit-webhook".into())
+            .spawn(move || send_loop(&sender_state, &config, &target))
+            .map_err(|source| Error::Io {
+                path: "webhook sender".into(),
+                source,
+            })?;
+        Ok(WebhookSink {
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    /// Records a Kubernetes audit event (from a proxy) as it is.
+    ///
+    /// # Errors
+    /// The spool could not be written: the event is not recorded.
+    pub fn record_kubernetes(&self, event: &Event) -> std::result::Result<(), AuditError> {
+        let mut line = serde_json::to_vec(event).map_err(|e| AuditError::Invalid {
+            what: e.to_string(),
+        })?;
+        line.push(b'\n');
+        let mut spool = self
+            .state
+            .spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        spool.append(&line).map_err(|e| AuditError::Unavailable {
+            what: format!("webhook spool: {e}"),
+        })?;
+        drop(spool);
+        self.state.wake.notify_one();
+        Ok(())
+    }
+
+    /// Events the collector has accepted so far (this process).
+    pub fn delivered(&self) -> u64 {
+        self.state.delivered.load(Ordering::SeqCst)
+    }
+
+    /// Failed posts so far (each retried).
+    pub fn failures(&self) -> u64 {
+        self.state.failures.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `condition` holds for (delivered, failures), or `timeout` passes; `true`
+    /// if it held. For tests and orderly shutdowns.
+    pub fn wait_for(&self, timeout: Duration, condition: impl Fn(u64, u64) -> bool) -> bool {
+        let mut guard = self
+            .state
+            .progress_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut remaining = timeout;
+        loop {
+            if condition(self.delivered(), self.failures()) {
+                return true;
+            }
+            if remaining.is_zero() {
+                return false;
+            }
+            let step = remaining.min(Duration::from_millis(500));
+            guard = match self.state.progress.wait_timeout(guard, step) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+            remaining = remaining.saturating_sub(step);
+        }
+    }
+
+    /// Bytes spooled and not yet delivered.
+    pub fn pending_bytes(&self) -> u64 {
+        let spool = self
+            .state
+            .spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let len = spool.file.metadata().map(|m| m.len()).unwrap_or(0);
+        len.saturating_sub(spool.cursor())
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        self.state.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl AuditSink for WebhookSink {
+    fn record(&self, event: AuditEvent) -> std::result::Result<(), AuditError> {
+        self.record_kubernetes(&Event::from_rampart(&event))
+    }
+}
+
+fn send_loop(state: &State, config: &WebhookConfig, target: &Target) {
+    let mut backoff = config.initial_backoff;
+    loop {
+        let (batch, next) = {
+            let mut spool = state.spool.lock().unwrap_or_else(PoisonError::into_inner);
+            let cursor = spool.cursor();
+            let _ = spool.compact_if_drained(cursor);
+            let cursor = spool.cursor();
+            match spool.read_batch(cursor, config.max_batch) {
+                Ok((batch, _)) if batch.is_empty() => {
+                    if state.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let _ = state.wake.wait_timeout(spool, Duration::from_millis(200));
+                    continue;
+                }
+                Ok(found) => found,
+                Err(_) => (Vec::new(), cursor),
+            }
+        };
+        if batch.is_empty() {
+            std::thread::sleep(backoff);
+            continue;
+        }
+        let items: Vec<Event> = batch
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let body = serde_json::to_vec(&EventList::new(items)).unwrap_or_default();
+        match post(target, config, &body) {
+            Ok(()) => {
+                let spool = state.spool.lock().unwrap_or_else(PoisonError::into_inner);
+                if spool.set_cursor(next).is_ok() {
+                    state
+                        .delivered
+                        .fetch_add(batch.len() as u64, Ordering::SeqCst);
+                }
+                drop(spool);
+                let _progress = state
+                    .progress_lock
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                state.progress.notify_all();
+                backoff = config.initial_backoff;
+            }
+            Err(_) => {
+                state.failures.fetch_add(1, Ordering::SeqCst);
+                {
+                    let _progress = state
+                        .progress_lock
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state.progress.notify_all();
+                }
+                if state.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(config.max_backoff);
+            }
+        }
+    }
+}
+
+/// One HTTP/1.1 POST; `Ok` for a 2xx answer.
+fn post(target: &Target, config: &WebhookConfig, body: &[u8]) -> std::io::Result<()> {
+    let address = (
+        target.host.trim_start_matches('[').trim_end_matches(']'),
+        target.port,
+    )
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("collector address does not resolve"))?;
+    let tcp = TcpStream::connect_timeout(&address, config.timeout)?;
+    tcp.set_read_timeout(Some(config.timeout))?;
+    tcp.set_write_timeout(Some(config.timeout))?;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        target.path,
+        target.host,
+        body.len()
+    );
+    let mut response = Vec::new();
+    match (&config.tls, target.https) {
+        (Some(tls), true) => {
+            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+                .map_err(std::io::Error::other)?;
+            let connection =
+                rustls::ClientConnection::new(tls.clone(), name).map_err(std::io::Error::other)?;
+            let mut stream = rustls::StreamOwned::new(connection, tcp);
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(body)?;
+            stream.flush()?;
+            let _ = stream.take(4096).read_to_end(&mut response);
+        }
+        _ => {
+            let mut stream = tcp;
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(body)?;
+            stream.flush()?;
+            let _ = stream.take(4096).read_to_end(&mut response);
+        }
+    }
+    let status = response
+        .split(|&b| b == b'\r')
+        .next()
+        .and_then(|line| std::str::from_utf8(line).ok())
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse::<u16>().ok());
+    match status {
+        Some(200..=299) => Ok(()),
+        Some(code) => Err(std::io::Error::other(format!("collector answered {code}"))),
+        None => Err(std::io::Error::other("no HTTP answer from the collector")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_junk_is_refused() {
+        let t = parse_url("https://collector.example:8443/audit/k8s").unwrap();
+        assert_eq!(
+            (t.https, t.host.as_str(), t.port, t.path.as_str()),
+            (true, "collector.example", 8443, "/audit/k8s")
+        );
+        let t = parse_url("http://127.0.0.1").unwrap();
+        assert_eq!((t.port, t.path.as_str()), (80, "/"));
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://h:99999/",
+            "http://h/a b",
+            "collector",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+}
