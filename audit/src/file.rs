@@ -704,7 +704,9 @@ impl FileSink {
     /// # Errors
     /// With [`OverloadPolicy::FailClosed`], a full queue is an error at once.
     pub fn submit(&self, event: &AuditEvent) -> Submitted {
-        let json = match serde_json::to_string(event) {
+        let mut event = event.clone();
+        crate::redact::redact_event(&mut event);
+        let json = match serde_json::to_string(&event) {
             Ok(json) => json,
             Err(error) => {
                 return Submitted(SubmittedInner::Done(Err(AuditError::Invalid {

@@ -6,6 +6,7 @@ mod error;
 mod file;
 mod kubernetes;
 mod record;
+mod redact;
 mod verify;
 mod webhook;
 
@@ -20,6 +21,7 @@ pub use kubernetes::{
     Policy, PolicyRule, Stage,
 };
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
+pub use redact::{REDACTED, redact_event, redact_kubernetes};
 pub use verify::{Finding, Verification, verify};
 pub use webhook::{
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT,

@@ -281,7 +281,9 @@ impl WebhookSink {
     /// # Errors
     /// The spool could not be written: the event is not recorded.
     pub fn record_kubernetes(&self, event: &Event) -> std::result::Result<(), AuditError> {
-        let mut line = serde_json::to_vec(event).map_err(|e| AuditError::Invalid {
+        let mut event = event.clone();
+        crate::redact::redact_kubernetes(&mut event);
+        let mut line = serde_json::to_vec(&event).map_err(|e| AuditError::Invalid {
             what: e.to_string(),
         })?;
         line.push(b'\n');
@@ -356,7 +358,8 @@ impl Drop for WebhookSink {
 }
 
 impl AuditSink for WebhookSink {
-    fn record(&self, event: AuditEvent) -> std::result::Result<(), AuditError> {
+    fn record(&self, mut event: AuditEvent) -> std::result::Result<(), AuditError> {
+        crate::redact::redact_event(&mut event);
         self.record_kubernetes(&Event::from_rampart(&event))
     }
 }

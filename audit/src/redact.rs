@@ -1,0 +1,183 @@
+//! Keeping secrets out of the trail: the one function every sink passes events through.
+//!
+//! Callers should never put secrets into events; this is the second line. Detail keys that
+//! name secrets (password, token, authorization, cookie, private key, client secret, API
+//! key, credential) lose their values, and so does any string that looks like a secret
+//! whatever its key: `Bearer …`/`Basic …` credentials, JWTs, PEM private keys. Kubernetes
+//! events additionally lose the `data` and `stringData` of Secret objects in their bodies.
+
+use rampart_core::AuditEvent;
+use serde_json::Value;
+
+use crate::kubernetes::Event;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "[REDACTED]";
+
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "privatekey",
+    "apikey",
+    "credential",
+    "sessionid",
+    "otp",
+];
+
+/// Whether a key names a secret: compared without case, `-` or `_`, so `Set-Cookie`,
+/// `client_secret`, `X-Api-Key` and `accessToken` all count.
+fn is_secret_key(key: &str) -> bool {
+    let folded: String = key
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_KEYS.iter().any(|secret| folded.contains(secret))
+}
+
+fn looks_like_jwt(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('.').collect();
+    parts.len() == 3
+        && word.starts_with("eyJ")
+        && parts.iter().take(2).all(|p| {
+            p.len() >= 4
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Whether a free-text value carries a secret.
+fn is_secret_value(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    (lower.contains("-----begin") && lower.contains("private key"))
+        || lower.contains("bearer ")
+        || lower.contains("basic ")
+        || text
+            .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=')
+            .any(looks_like_jwt)
+}
+
+/// Redacts secrets in a JSON value, in place.
+fn redact_value(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if is_secret_key(key) && !matches!(inner, Value::Null | Value::Bool(_)) {
+                    *inner = Value::String(REDACTED.to_owned());
+                } else {
+                    redact_value(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::String(text) if is_secret_value(text) => *text = REDACTED.to_owned(),
+        _ => {}
+    }
+}
+
+/// Redacts a rampart event in place: details, reason, target.
+pub fn redact_event(event: &mut AuditEvent) {
+    for (key, value) in &mut event.details {
+        if is_secret_key(key) {
+            *value = Value::String(REDACTED.to_owned());
+        } else {
+            redact_value(value);
+        }
+    }
+    if let Some(reason) = &mut event.reason
+        && is_secret_value(reason)
+    {
+        REDACTED.clone_into(reason);
+    }
+    if let Some(target) = &mut event.target
+        && is_secret_value(&target.name)
+    {
+        REDACTED.clone_into(&mut target.name);
+    }
+}
+
+/// Redacts a Kubernetes event in place: Secret `data`/`stringData`, secret-named fields and
+/// secret-looking strings in the bodies, and annotations.
+pub fn redact_kubernetes(event: &mut Event) {
+    for body in [&mut event.request_object, &mut event.response_object]
+        .into_iter()
+        .flatten()
+    {
+        let Ok(mut value) = serde_json::from_str::<Value>(body.get()) else {
+            continue;
+        };
+        redact_secret_objects(&mut value);
+        redact_value(&mut value);
+        if let Ok(raw) = serde_json::value::to_raw_value(&value) {
+            *body = raw;
+        }
+    }
+    for (key, value) in &mut event.annotations {
+        if is_secret_key(key) || is_secret_value(value) {
+            REDACTED.clone_into(value);
+        }
+    }
+}
+
+/// Secret objects (alone or in a list) lose every value of `data` and `stringData`.
+fn redact_secret_objects(value: &mut Value) {
+    if let Value::Object(map) = value {
+        if map.get("kind").and_then(Value::as_str) == Some("Secret") {
+            for field in ["data", "stringData"] {
+                if let Some(Value::Object(entries)) = map.get_mut(field) {
+                    for entry in entries.values_mut() {
+                        *entry = Value::String(REDACTED.to_owned());
+                    }
+                }
+            }
+        }
+        if let Some(Value::Array(items)) = map.get_mut("items") {
+            items.iter_mut().for_each(redact_secret_objects);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_values_that_carry_secrets() {
+        for key in [
+            "password",
+            "Authorization",
+            "Set-Cookie",
+            "client_secret",
+            "X-Api-Key",
+            "accessToken",
+            "private_key",
+            "oidc_token",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["username", "groups", "resource", "verb", "action"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+        for value in [
+            "Bearer abc.def",
+            "authorization: Basic dXNlcjpwYXNz",
+            "-----BEGIN EC PRIVATE KEY-----\nMHc...",
+            "token=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln",
+        ] {
+            assert!(is_secret_value(value), "{value}");
+        }
+        for value in [
+            "invalid_credentials",
+            "RBAC: allowed by ClusterRoleBinding \"x\"",
+            "kubectl/v1.35.8",
+            "a.b.c",
+        ] {
+            assert!(!is_secret_value(value), "{value}");
+        }
+    }
+}
