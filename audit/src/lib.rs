@@ -5,6 +5,7 @@ mod chain;
 mod error;
 mod file;
 mod kubernetes;
+mod policy;
 mod record;
 mod redact;
 mod verify;
@@ -20,6 +21,7 @@ pub use kubernetes::{
     AUDIT_API_VERSION, AuditConfig, Event, EventList, GroupResources, Level, ObjectReference,
     Policy, PolicyRule, Stage,
 };
+pub use policy::{EventPolicy, EventRule, Filtered};
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
 pub use redact::{REDACTED, redact_event, redact_kubernetes};
 pub use verify::{Finding, Verification, verify};
