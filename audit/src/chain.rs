@@ -24,13 +24,19 @@ impl ChainValue {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        let mut text = String::with_capacity(CHAIN_LEN * 2);
+        let mut bytes = Vec::with_capacity(CHAIN_LEN * 2);
+        self.write_hex(&mut bytes);
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// Appends the lowercase hex to `out` (the hot path of writing a record).
+    pub(crate) fn write_hex(&self, out: &mut Vec<u8>) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         for byte in self.0 {
             for nibble in [byte >> 4, byte & 0xf] {
-                text.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                out.push(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'));
             }
         }
-        text
     }
 
     /// Parses 64 lowercase hex characters.

@@ -436,14 +436,14 @@ impl Writer {
         let mut acks = Vec::with_capacity(events.len());
         for json in events {
             seq += 1;
-            let (line, value) = record::encode(&self.chain, seq, prev, json);
-            if line.len() > MAX_LINE_BYTES {
+            let start = buffer.len();
+            let value = record::encode_into(&mut buffer, &self.chain, seq, prev, json);
+            if buffer.len() - start > MAX_LINE_BYTES {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "audit event too large",
                 ));
             }
-            buffer.extend_from_slice(&line);
             prev = value;
             acks.push(Ack { seq, chain: value });
         }
@@ -704,9 +704,16 @@ impl FileSink {
     /// # Errors
     /// With [`OverloadPolicy::FailClosed`], a full queue is an error at once.
     pub fn submit(&self, event: &AuditEvent) -> Submitted {
-        let mut event = event.clone();
-        crate::redact::redact_event(&mut event);
-        let json = match serde_json::to_string(&event) {
+        let redacted;
+        let event = if crate::redact::event_needs_redaction(event) {
+            let mut copy = event.clone();
+            crate::redact::redact_event(&mut copy);
+            redacted = copy;
+            &redacted
+        } else {
+            event
+        };
+        let json = match serde_json::to_string(event) {
             Ok(json) => json,
             Err(error) => {
                 return Submitted(SubmittedInner::Done(Err(AuditError::Invalid {
@@ -808,17 +815,29 @@ impl Drop for FileSink {
     }
 }
 
+/// How long the group-commit writer waits for the rest of a batch the size of the last one
+/// (callers woken by the last sync are still preparing their next event). Small beside a sync.
+const GATHER: Duration = Duration::from_micros(100);
+
 /// The group-commit writer: takes what is queued (up to a batch), writes and syncs it once,
 /// then answers every caller in the batch.
 fn group_commit(shared: &Shared, queue: &Receiver<Pending>) {
+    let mut last_batch = 1usize;
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
+        while batch.len() < last_batch.min(MAX_BATCH) {
+            match queue.recv_timeout(GATHER) {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
             }
         }
+        last_batch = batch.len();
         let events: Vec<String> = batch.iter().map(|p| p.json.clone()).collect();
         let results = shared.write(events);
         for (pending, result) in batch.into_iter().zip(results) {

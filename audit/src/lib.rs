@@ -23,7 +23,7 @@ pub use kubernetes::{
 };
 pub use policy::{EventPolicy, EventRule, Filtered};
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
-pub use redact::{REDACTED, redact_event, redact_kubernetes};
+pub use redact::{REDACTED, event_needs_redaction, redact_event, redact_kubernetes};
 pub use verify::{Finding, Verification, verify};
 pub use webhook::{
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT,

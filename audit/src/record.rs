@@ -28,6 +28,7 @@ pub struct Record {
 }
 
 /// Builds the line for an event already serialised to JSON.
+#[cfg(test)]
 pub(crate) fn encode(
     chain: &Chain,
     seq: u64,
@@ -35,17 +36,30 @@ pub(crate) fn encode(
     event_json: &str,
 ) -> (Vec<u8>, ChainValue) {
     let mut line = Vec::with_capacity(event_json.len() + 200);
-    line.extend_from_slice(b"{\"seq\":");
-    line.extend_from_slice(seq.to_string().as_bytes());
-    line.extend_from_slice(b",\"prev\":\"");
-    line.extend_from_slice(prev.to_hex().as_bytes());
-    line.extend_from_slice(b"\",\"event\":");
-    line.extend_from_slice(event_json.as_bytes());
-    let value = chain.value(&line);
-    line.extend_from_slice(b",\"chain\":\"");
-    line.extend_from_slice(value.to_hex().as_bytes());
-    line.extend_from_slice(b"\"}\n");
+    let value = encode_into(&mut line, chain, seq, prev, event_json);
     (line, value)
+}
+
+/// Appends the line for an event (already JSON) to `out`; returns its chain value.
+pub(crate) fn encode_into(
+    out: &mut Vec<u8>,
+    chain: &Chain,
+    seq: u64,
+    prev: ChainValue,
+    event_json: &str,
+) -> ChainValue {
+    let start = out.len();
+    out.extend_from_slice(b"{\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"prev\":\"");
+    prev.write_hex(out);
+    out.extend_from_slice(b"\",\"event\":");
+    out.extend_from_slice(event_json.as_bytes());
+    let value = chain.value(out.get(start..).unwrap_or_default());
+    out.extend_from_slice(b",\"chain\":\"");
+    value.write_hex(out);
+    out.extend_from_slice(b"\"}\n");
+    value
 }
 
 /// Why a line is not a valid record.

@@ -14,6 +14,8 @@ use crate::kubernetes::Event;
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Key fragments that name secrets. `credential` alone is not one: rampart's own events use
+/// it for the kind of credential (`password`, `bearer_token`); `credentials` is.
 const SECRET_KEYS: &[&str] = &[
     "password",
     "passwd",
@@ -24,7 +26,7 @@ const SECRET_KEYS: &[&str] = &[
     "cookie",
     "privatekey",
     "apikey",
-    "credential",
+    "credentials",
     "sessionid",
     "otp",
 ];
@@ -78,6 +80,32 @@ fn redact_value(value: &mut Value) {
         Value::String(text) if is_secret_value(text) => *text = REDACTED.to_owned(),
         _ => {}
     }
+}
+
+/// Whether a JSON value holds anything [`redact_value`] would change.
+fn value_needs_redaction(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, inner)| {
+            (is_secret_key(key) && !matches!(inner, Value::Null | Value::Bool(_)))
+                || value_needs_redaction(inner)
+        }),
+        Value::Array(items) => items.iter().any(value_needs_redaction),
+        Value::String(text) => is_secret_value(text),
+        _ => false,
+    }
+}
+
+/// Whether [`redact_event`] would change `event`; lets a sink skip copying clean events.
+pub fn event_needs_redaction(event: &AuditEvent) -> bool {
+    event
+        .details
+        .iter()
+        .any(|(key, value)| is_secret_key(key) || value_needs_redaction(value))
+        || event.reason.as_deref().is_some_and(is_secret_value)
+        || event
+            .target
+            .as_ref()
+            .is_some_and(|t| is_secret_value(&t.name))
 }
 
 /// Redacts a rampart event in place: details, reason, target.
@@ -160,7 +188,15 @@ mod tests {
         ] {
             assert!(is_secret_key(key), "{key}");
         }
-        for key in ["username", "groups", "resource", "verb", "action"] {
+        for key in [
+            "username",
+            "groups",
+            "resource",
+            "verb",
+            "action",
+            "credential",
+            "authenticator",
+        ] {
             assert!(!is_secret_key(key), "{key}");
         }
         for value in [
