@@ -80,7 +80,7 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 const MAX_BATCH: usize = 1024;
 
 /// Configuration of a [`FileSink`]; check it with [`FileSinkConfig::build`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FileSinkConfig {
     dir: PathBuf,
     durability: Durability,
@@ -91,6 +91,23 @@ pub struct FileSinkConfig {
     retention: Duration,
     queue_capacity: usize,
     clock: SharedClock,
+    on_loss: Option<LossAlert>,
+}
+
+/// Called with the number of events just dropped and the running total, so that operators
+/// are alerted the moment a loss happens (AU-5), not only when the `audit.loss` record is
+/// written after recovery.
+pub type LossAlert = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+impl std::fmt::Debug for FileSinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSinkConfig")
+            .field("dir", &self.dir)
+            .field("durability", &self.durability)
+            .field("chain", &self.chain)
+            .field("overload", &self.overload)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FileSinkConfig {
@@ -106,7 +123,14 @@ impl FileSinkConfig {
             retention: DEFAULT_RETENTION,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             clock: SystemClock::shared(),
+            on_loss: None,
         }
+    }
+
+    /// Alerts on every dropped event under [`OverloadPolicy::Drop`].
+    pub fn on_loss(mut self, alert: LossAlert) -> Self {
+        self.on_loss = Some(alert);
+        self
     }
 
     /// The durability mode.
@@ -558,6 +582,7 @@ struct Shared {
     dropped: AtomicU64,
     reported_dropped: AtomicU64,
     write_failures: AtomicU64,
+    on_loss: Option<LossAlert>,
 }
 
 /// Appends audit events to a hash-chained, rotated trail of JSON-lines files.
@@ -611,6 +636,14 @@ fn unavailable(error: &std::io::Error) -> AuditError {
 }
 
 impl Shared {
+    /// Counts dropped events and raises the alert.
+    fn drop_events(&self, count: u64) {
+        let total = self.dropped.fetch_add(count, Ordering::SeqCst) + count;
+        if let Some(alert) = &self.on_loss {
+            alert(count, total);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Writer>> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -654,7 +687,7 @@ impl Shared {
                             return (0..count).map(|_| Err(unavailable(&error))).collect();
                         }
                         OverloadPolicy::Drop => {
-                            self.dropped.fetch_add(count as u64, Ordering::SeqCst);
+                            self.drop_events(count as u64);
                             return (0..count).map(|_| Err(AuditError::Dropped)).collect();
                         }
                     }
@@ -678,6 +711,7 @@ impl FileSink {
             dropped: AtomicU64::new(0),
             reported_dropped: AtomicU64::new(0),
             write_failures: AtomicU64::new(0),
+            on_loss: config.on_loss.clone(),
         });
         let (queue, thread) = if config.durability == Durability::GroupCommit {
             let (sender, receiver) = mpsc::sync_channel::<Pending>(config.queue_capacity);
@@ -739,7 +773,7 @@ impl FileSink {
             }),
             OverloadPolicy::Drop => queue.try_send(pending).map_err(|error| match error {
                 TrySendError::Full(_) => {
-                    self.shared.dropped.fetch_add(1, Ordering::SeqCst);
+                    self.shared.drop_events(1);
                     AuditError::Dropped
                 }
                 TrySendError::Disconnected(_) => AuditError::Closed,

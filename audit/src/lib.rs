@@ -15,7 +15,7 @@ pub use chain::{CHAIN_LEN, Chain, ChainValue, MIN_KEY_LEN};
 pub use error::{Error, Result};
 pub use file::{
     Ack, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETENTION,
-    Durability, FileSink, FileSinkConfig, MIN_RETENTION, OverloadPolicy, Submitted,
+    Durability, FileSink, FileSinkConfig, LossAlert, MIN_RETENTION, OverloadPolicy, Submitted,
 };
 pub use kubernetes::{
     AUDIT_API_VERSION, AuditConfig, Event, EventList, GroupResources, Level, ObjectReference,

@@ -518,11 +518,17 @@ fn a_full_disk_fails_closed_keeps_what_was_acknowledged_and_recovers() {
         OverloadPolicy::Block,
     ] {
         let _ = std::fs::remove_dir_all(&trail);
+        let alerts = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = alerts.clone();
+        let alert: rampart_audit::LossAlert = Arc::new(move |dropped, _total| {
+            counted.fetch_add(dropped, std::sync::atomic::Ordering::SeqCst);
+        });
         let sink = Arc::new(
             FileSink::open(
                 FileSinkConfig::new(&trail)
                     .durability(Durability::EveryEvent)
-                    .overload(policy),
+                    .overload(policy)
+                    .on_loss(alert),
             )
             .unwrap(),
         );
@@ -557,6 +563,11 @@ fn a_full_disk_fails_closed_keeps_what_was_acknowledged_and_recovers() {
                 assert!(matches!(refusal, Some(AuditError::Dropped)), "{refusal:?}");
                 assert!(matches!(sink.record(event(1001)), Err(AuditError::Dropped)));
                 assert_eq!(sink.dropped(), 2);
+                assert_eq!(
+                    alerts.load(std::sync::atomic::Ordering::SeqCst),
+                    2,
+                    "each loss raised the alert"
+                );
                 std::fs::remove_file(&filler).unwrap();
                 acked.push(sink.record_with_ack(&event(1002)).unwrap());
             }
