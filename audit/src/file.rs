@@ -285,16 +285,14 @@ fn scan_file(path: &Path, chain: &Chain, mut seq: u64, mut prev: ChainValue) -> 
     let mut offset = 0usize;
     let mut records = 0u64;
     let mut sealed = false;
-    let mut line_number = 0u64;
-    while offset < bytes.len() {
-        line_number += 1;
-        let rest = bytes.get(offset..).unwrap_or_default();
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |p| p + 1);
-        let line = rest.get(..end).unwrap_or_default();
-        let last = offset + end >= bytes.len();
+    for record::Line {
+        number: line_number,
+        offset: start,
+        bytes: line,
+        last,
+    } in record::lines(&bytes)
+    {
+        offset = start;
         match record::decode(chain, line) {
             Ok(record) if record.seq == seq + 1 && record.prev == prev => {
                 seq = record.seq;
@@ -328,7 +326,7 @@ fn scan_file(path: &Path, chain: &Chain, mut seq: u64, mut prev: ChainValue) -> 
                 });
             }
         }
-        offset += end;
+        offset = start + line.len();
     }
     Ok(Recovered {
         path: path.to_owned(),

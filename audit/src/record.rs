@@ -62,6 +62,33 @@ pub(crate) fn encode_into(
     value
 }
 
+/// One line of a trail file: its 1-based number, byte offset, bytes (with the newline, if
+/// there is one) and whether it is the last line of the file.
+pub(crate) struct Line<'a> {
+    pub(crate) number: u64,
+    pub(crate) offset: usize,
+    pub(crate) bytes: &'a [u8],
+    pub(crate) last: bool,
+}
+
+/// The lines of a trail file, in order; a final line without a newline is included.
+pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = Line<'_>> {
+    let total = bytes.len();
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .scan((0usize, 0u64), move |(offset, number), line| {
+            let item = Line {
+                number: *number + 1,
+                offset: *offset,
+                bytes: line,
+                last: *offset + line.len() >= total,
+            };
+            *offset += line.len();
+            *number += 1;
+            Some(item)
+        })
+}
+
 /// Why a line is not a valid record.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

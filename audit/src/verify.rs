@@ -184,18 +184,16 @@ impl Walk {
             seq,
             reason,
         };
-        let mut offset = 0usize;
         let mut line_number = 0u64;
         let mut last_record: Option<Record> = None;
-        while offset < bytes.len() {
-            line_number += 1;
-            let rest = bytes.get(offset..).unwrap_or_default();
-            let end = rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |p| p + 1);
-            let line = rest.get(..end).unwrap_or_default();
-            let at_end = offset + end >= bytes.len();
+        for record::Line {
+            number,
+            offset,
+            bytes: line,
+            last: at_end,
+        } in record::lines(bytes)
+        {
+            line_number = number;
             let record = match record::decode(chain, line) {
                 Ok(record) => record,
                 Err(LineError::Torn) if at_end && last_file => {
@@ -216,7 +214,6 @@ impl Walk {
             if record.event.action == Action::AuditRetention {
                 self.anchor(&record);
             }
-            offset += end;
             last_record = Some(record);
         }
         if !last_file {
