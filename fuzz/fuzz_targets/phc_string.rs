@@ -1,0 +1,29 @@
+//! Stored password hashes from an untrusted account store: never panics; a hash naming
+//! more work than the limits is refused before hashing; a cheap accepted one verifies.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use rampart_authn::{HashError, HashParams, PasswordHasher, StoredLimits};
+use rampart_core::SecretString;
+
+fn hasher() -> &'static PasswordHasher {
+    static HASHER: OnceLock<PasswordHasher> = OnceLock::new();
+    HASHER.get_or_init(|| {
+        let limits = StoredLimits { max_m_kib: 64, max_t: 2, max_p: 2 };
+        PasswordHasher::new(HashParams::builder().m_kib(7 * 1024).t(5).build().expect("params"), limits).expect("hasher")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(stored) = std::str::from_utf8(data) else { return };
+    match hasher().stored_params(stored) {
+        Ok(params) => {
+            assert!(params.m_kib() <= 64 && params.t() <= 2 && params.p() <= 2);
+            let _ = hasher().verify(&SecretString::from("fuzz"), stored);
+        }
+        Err(HashError::Malformed | HashError::OutOfBounds { .. }) => {}
+        Err(other) => panic!("unexpected error {other}"),
+    }
+});
