@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use rampart_core::CATALOGUE;
 use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
+use rampart_examples::passwd::{self, PasswdCommand};
 
 /// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
 #[derive(Debug, Parser)]
@@ -24,6 +25,9 @@ enum Command {
     /// Kubernetes RBAC, answered offline from manifests.
     #[command(subcommand)]
     Authz(AuthzCommand),
+    /// Local passwords: hash, verify, check against the policy (password on stdin).
+    #[command(subcommand)]
+    Passwd(PasswdCommand),
     /// Print the audit event catalogue (name, code, meaning) as JSON lines.
     Catalogue,
 }
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Audit(command) => audit::run(command),
         Command::Authz(command) => authz::run(command),
+        Command::Passwd(command) => passwd::run(command),
         Command::Catalogue => {
             for (_, name, code, meaning) in CATALOGUE {
                 let line = serde_json::json!({ "action": name, "code": code, "meaning": meaning });

@@ -1,0 +1,205 @@
+//! `rampart passwd`: hash, verify and judge passwords. The password is always read from
+//! standard input (one line), never from the command line, where `ps` and shell history
+//! would see it.
+
+use std::io::{self, Read};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use rampart_authn::{
+    HashParams, PasswordContext, PasswordHasher, PasswordPolicy, StoredLimits, Verified,
+};
+use rampart_core::SecretString;
+use zeroize::Zeroizing;
+
+/// The most bytes read from stdin for one password: far above any policy's maximum, far
+/// below anything that could hurt.
+const MAX_STDIN: u64 = 64 * 1024;
+
+/// The `rampart passwd` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PasswdCommand {
+    /// Read a password from stdin, check the policy, print its argon2id PHC string.
+    Hash(HashArgs),
+    /// Read a password from stdin; exit 0 when it matches `--hash`, 1 otherwise.
+    Verify(VerifyArgs),
+    /// Read a password from stdin; print the policy verdict as JSON; exit 0 when accepted, 1 when refused.
+    Check(PolicyArgs),
+}
+
+/// Policy options shared by `hash` and `check`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The account's username (refused inside the password).
+    #[arg(long)]
+    username: Option<String>,
+    /// The service's name (refused inside the password).
+    #[arg(long)]
+    service: Option<String>,
+    /// Minimum length in characters (never below 8).
+    #[arg(long, default_value_t = 15)]
+    min_chars: usize,
+}
+
+/// Arguments of `hash`.
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Hash without checking the policy (for migrating existing passwords).
+    #[arg(long)]
+    skip_policy: bool,
+    /// argon2id memory cost in KiB.
+    #[arg(long, default_value_t = HashParams::DEFAULT.m_kib())]
+    m_kib: u32,
+    /// argon2id passes.
+    #[arg(long, default_value_t = HashParams::DEFAULT.t())]
+    t: u32,
+    /// argon2id lanes.
+    #[arg(long, default_value_t = HashParams::DEFAULT.p())]
+    p: u32,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The stored PHC string.
+    #[arg(long)]
+    hash: String,
+}
+
+/// Runs one `rampart passwd` subcommand.
+pub fn run(command: PasswdCommand) -> ExitCode {
+    let password = match read_password() {
+        Ok(password) => password,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        PasswdCommand::Hash(args) => hash(&args, &password),
+        PasswdCommand::Verify(args) => verify(&args, &password),
+        PasswdCommand::Check(args) => check(&args, &password),
+    }
+}
+
+/// One line from stdin without its line ending (`\n` or `\r\n`).
+fn read_password() -> Result<SecretString, String> {
+    let mut raw = Zeroizing::new(Vec::new());
+    io::stdin()
+        .take(MAX_STDIN + 1)
+        .read_to_end(&mut raw)
+        .map_err(|error| format!("reading stdin: {error}"))?;
+    if raw.len() as u64 > MAX_STDIN {
+        return Err(format!(
+            "the password on stdin is longer than {MAX_STDIN} bytes"
+        ));
+    }
+    let line = raw.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = std::str::from_utf8(line).map_err(|_| "the password is not UTF-8".to_owned())?;
+    if text.is_empty() {
+        return Err("no password on stdin".to_owned());
+    }
+    Ok(SecretString::from(text))
+}
+
+fn policy(args: &PolicyArgs) -> Result<PasswordPolicy, ExitCode> {
+    let mut builder = PasswordPolicy::builder().min_chars(args.min_chars);
+    if let Some(service) = &args.service {
+        builder = builder.service_name(service);
+    }
+    builder.build().map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })
+}
+
+/// The policy verdict as one JSON object (`accepted`, `reasons[{code, message}]`).
+fn judge(
+    args: &PolicyArgs,
+    password: &SecretString,
+) -> Result<(bool, serde_json::Value), ExitCode> {
+    let policy = policy(args)?;
+    let context = PasswordContext {
+        username: args.username.as_deref(),
+        other: &[],
+    };
+    let reasons = match policy.check(password, &context) {
+        Ok(()) => Vec::new(),
+        Err(violation) => violation.reasons,
+    };
+    let verdict = serde_json::json!({
+        "accepted": reasons.is_empty(),
+        "reasons": reasons
+            .iter()
+            .map(|reason| serde_json::json!({ "code": reason.code(), "message": reason.to_string() }))
+            .collect::<Vec<_>>(),
+    });
+    Ok((reasons.is_empty(), verdict))
+}
+
+fn check(args: &PolicyArgs, password: &SecretString) -> ExitCode {
+    match judge(args, password) {
+        Ok((accepted, verdict)) => {
+            println!("{verdict}");
+            if accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(code) => code,
+    }
+}
+
+/// Prints only the PHC string on success, so `$(rampart passwd hash)` captures it; a
+/// refusal prints the verdict on stderr and exits 1.
+fn hash(args: &HashArgs, password: &SecretString) -> ExitCode {
+    if !args.skip_policy {
+        match judge(&args.policy, password) {
+            Ok((true, _)) => {}
+            Ok((false, verdict)) => {
+                eprintln!("{verdict}");
+                return ExitCode::from(1);
+            }
+            Err(code) => return code,
+        }
+    }
+    let hashed = HashParams::builder()
+        .m_kib(args.m_kib)
+        .t(args.t)
+        .p(args.p)
+        .build()
+        .and_then(|params| PasswordHasher::new(params, StoredLimits::default()))
+        .and_then(|hasher| hasher.hash(password));
+    match hashed {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn verify(args: &VerifyArgs, password: &SecretString) -> ExitCode {
+    let hasher = match PasswordHasher::new(HashParams::DEFAULT, StoredLimits::default()) {
+        Ok(hasher) => hasher,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match hasher.verify(password, &args.hash) {
+        Ok(Verified::Mismatch) => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
