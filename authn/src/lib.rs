@@ -1,9 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod account;
+mod local;
 mod password;
 mod policy;
 
+pub use account::{Account, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive};
+pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 pub use password::{
     HashError, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified, normalize,
 };

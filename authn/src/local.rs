@@ -1,0 +1,247 @@
+//! `Authenticator<PasswordCredential>` over an [`AccountStore`] (IA-2, IA-5(1), AC-2).
+//!
+//! - Unknown user, disabled user and wrong password give the same error after the same
+//!   work: the first two verify against a dummy hash of the current parameters.
+//! - argon2id runs on tokio's blocking pool, never on the async workers, behind a
+//!   semaphore: at most `permits` hashes run at once (memory ≤ m × permits) and at most
+//!   `max_waiting` wait; beyond that the answer is [`AuthnError::Overloaded`].
+//! - A successful login with outdated parameters stores a fresh hash, and records the
+//!   login time for inactivity disabling.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use rampart_core::{
+    Authenticated, Authenticator, AuthnError, AuthnFuture, Clock, PasswordCredential,
+    RequestContext, SecretString, UserInfo,
+};
+use tokio::sync::Semaphore;
+
+use crate::account::{Account, AccountStore};
+use crate::password::{PasswordHasher, Verified};
+
+/// The `extra` key set on a user who must change their password before anything else.
+pub const MUST_CHANGE_PASSWORD: &str = "rampart.io/must-change-password";
+
+/// Counters for operators and for tests that prove every path does the work.
+#[derive(Debug, Default)]
+pub struct LocalStats {
+    verifications: AtomicU64,
+    dummy_verifications: AtomicU64,
+    rehashes: AtomicU64,
+    overloaded: AtomicU64,
+    running: AtomicU64,
+    peak_running: AtomicU64,
+}
+
+impl LocalStats {
+    /// argon2id verifications run, real and dummy.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+    /// Of those, verifications against the dummy hash (unknown or disabled accounts).
+    pub fn dummy_verifications(&self) -> u64 {
+        self.dummy_verifications.load(Ordering::Relaxed)
+    }
+    /// Hashes upgraded to the current parameters after a successful login.
+    pub fn rehashes(&self) -> u64 {
+        self.rehashes.load(Ordering::Relaxed)
+    }
+    /// The most argon2id computations ever seen running at once (bounded by the permits).
+    pub fn peak_running(&self) -> u64 {
+        self.peak_running.load(Ordering::Relaxed)
+    }
+    /// Attempts refused because too many were running and waiting.
+    pub fn overloaded(&self) -> u64 {
+        self.overloaded.load(Ordering::Relaxed)
+    }
+}
+
+/// Checks local passwords against an [`AccountStore`].
+pub struct LocalAuthenticator<S> {
+    store: S,
+    hasher: Arc<PasswordHasher>,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    clock: Arc<dyn Clock>,
+    backend: String,
+    stats: Arc<LocalStats>,
+}
+
+impl<S> std::fmt::Debug for LocalAuthenticator<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalAuthenticator")
+            .field("params", &self.hasher.params())
+            .field("permits", &self.permits.available_permits())
+            .field("max_waiting", &self.max_waiting)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AccountStore> LocalAuthenticator<S> {
+    /// `permits` hashes at once (at least 1), up to `max_waiting` more queued.
+    pub fn new(
+        store: S,
+        hasher: PasswordHasher,
+        permits: usize,
+        max_waiting: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        LocalAuthenticator {
+            store,
+            hasher: Arc::new(hasher),
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            clock,
+            backend: "local".to_owned(),
+            stats: Arc::new(LocalStats::default()),
+        }
+    }
+
+    /// The store, e.g. to add accounts.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &LocalStats {
+        &self.stats
+    }
+
+    /// The whole decision, in one place.
+    async fn check(&self, credential: &PasswordCredential) -> Result<Authenticated, AuthnError> {
+        let unavailable = |_| AuthnError::Unavailable {
+            backend: self.backend.clone(),
+        };
+        let account = self
+            .store
+            .get(credential.username())
+            .await
+            .map_err(unavailable)?;
+        // A disabled account is verified like an unknown one: same work, same answer.
+        let usable = account.filter(|account| !account.disabled);
+        let stored = usable.as_ref().map(|account| account.password_hash.clone());
+        let verdict = self.verify(credential.password().clone(), stored).await?;
+        let (Some(mut account), Some(outcome)) = (usable, verdict) else {
+            return Err(AuthnError::InvalidCredentials);
+        };
+        if let Some(rehashed) = outcome {
+            account.password_hash = rehashed;
+            account.password_changed_at = self.clock.now();
+        }
+        account.last_login = Some(self.clock.now());
+        let user = user_info(&account);
+        self.store.update(account).await.map_err(unavailable)?;
+        Ok(Authenticated::new(user))
+    }
+
+    /// Runs argon2id off the async workers under the semaphore. `Ok(None)`: no match
+    /// (or no account); `Ok(Some(rehash))`: a match, with a new hash when the stored one
+    /// is weaker than the current parameters.
+    async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<Option<Option<String>>, AuthnError> {
+        let permit = self.admit().await?;
+        let hasher = Arc::clone(&self.hasher);
+        let stats = Arc::clone(&self.stats);
+        let job = tokio::task::spawn_blocking(move || {
+            // The permit lives as long as the computation, even if the caller gives up
+            // waiting: the memory bound holds under cancellation too.
+            let _permit = permit;
+            let running = stats.running.fetch_add(1, Ordering::AcqRel) + 1;
+            stats.peak_running.fetch_max(running, Ordering::AcqRel);
+            let result = verify_blocking(&hasher, &password, stored);
+            stats.running.fetch_sub(1, Ordering::AcqRel);
+            result
+        });
+        let (verified, dummy, rehashed) = job.await.map_err(|_| AuthnError::Internal {
+            what: "password verification task failed".into(),
+        })?;
+        self.stats.verifications.fetch_add(1, Ordering::Relaxed);
+        if dummy {
+            self.stats
+                .dummy_verifications
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if rehashed.is_some() {
+            self.stats.rehashes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(match verified {
+            Verified::Mismatch => None,
+            Verified::Match { .. } => Some(rehashed),
+        })
+    }
+
+    /// A permit to hash, or `Overloaded` when `max_waiting` attempts already wait.
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthnError> {
+        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _leave = Leave(&self.waiting);
+        if queued >= self.max_waiting {
+            self.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+            return Err(AuthnError::Overloaded);
+        }
+        Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthnError::Internal {
+                what: "hash semaphore closed".into(),
+            })
+    }
+}
+
+/// Leaves the waiting count however the wait ends (including a dropped future).
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One verification on the blocking pool: (verdict, was it the dummy, fresh hash).
+fn verify_blocking(
+    hasher: &PasswordHasher,
+    password: &SecretString,
+    stored: Option<String>,
+) -> (Verified, bool, Option<String>) {
+    match stored {
+        None => (hasher.verify_dummy(password), true, None),
+        Some(stored) => match hasher.verify(password, &stored) {
+            Ok(verified @ Verified::Match { needs_rehash: true }) => {
+                (verified, false, hasher.hash(password).ok())
+            }
+            Ok(verified) => (verified, false, None),
+            // A malformed or out-of-bounds stored hash is a failed login, never a pass.
+            Err(_) => (Verified::Mismatch, false, None),
+        },
+    }
+}
+
+fn user_info(account: &Account) -> UserInfo {
+    let user = UserInfo::new(&account.username)
+        .with_uid(&account.uid)
+        .with_groups(account.groups.iter().cloned());
+    if account.must_change {
+        user.with_extra_values(MUST_CHANGE_PASSWORD, ["true"])
+    } else {
+        user
+    }
+}
+
+impl<S: AccountStore> Authenticator<PasswordCredential> for LocalAuthenticator<S> {
+    fn authenticate<'a>(
+        &'a self,
+        credential: &'a PasswordCredential,
+        _context: &'a RequestContext,
+    ) -> AuthnFuture<'a> {
+        Box::pin(self.check(credential))
+    }
+}

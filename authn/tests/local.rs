@@ -1,0 +1,335 @@
+//! The local-password authenticator: one answer and one unit of work for unknown,
+//! disabled and wrong, transparent rehash, the hashing bound under a flood, inactivity.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rampart_authn::{
+    Account, AccountStore, HashParams, LocalAuthenticator, MUST_CHANGE_PASSWORD, MemoryStore,
+    PasswordHasher, StoreError, StoreFuture, StoredLimits, disable_inactive,
+};
+use rampart_core::{
+    Authenticator, AuthnError, ManualClock, PasswordCredential, RequestContext, SecretString,
+};
+
+const START: Duration = Duration::from_secs(1_800_000_000);
+
+fn params(m_kib: u32) -> HashParams {
+    HashParams::builder()
+        .m_kib(m_kib)
+        .t(5)
+        .p(1)
+        .build()
+        .unwrap()
+}
+
+fn hasher(m_kib: u32) -> PasswordHasher {
+    PasswordHasher::new(params(m_kib), StoredLimits::default()).unwrap()
+}
+
+fn account(username: &str, password: &str, hashed_with: &PasswordHasher) -> Account {
+    Account {
+        username: username.to_owned(),
+        uid: format!("uid-{username}"),
+        groups: vec!["developers".to_owned()],
+        disabled: false,
+        password_hash: hashed_with.hash(&SecretString::from(password)).unwrap(),
+        password_changed_at: SystemTime::UNIX_EPOCH + START,
+        must_change: false,
+        last_login: None,
+    }
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(SystemTime::UNIX_EPOCH + START)
+}
+
+fn login(name: &str, password: &str) -> PasswordCredential {
+    PasswordCredential::new(name, SecretString::from(password))
+}
+
+async fn authenticator_with(accounts: Vec<Account>) -> LocalAuthenticator<MemoryStore> {
+    let store = MemoryStore::new();
+    for account in accounts {
+        store.insert(account).await.unwrap();
+    }
+    LocalAuthenticator::new(store, hasher(7168), 2, 16, Arc::new(clock()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_disabled_and_wrong_fail_alike_after_one_verification_each() {
+    let current = hasher(7168);
+    let mut disabled = account("dave", "dave's long passphrase", &current);
+    disabled.disabled = true;
+    let auth = authenticator_with(vec![
+        account("alice", "alice's long passphrase", &current),
+        disabled,
+    ])
+    .await;
+    let context = RequestContext::new();
+    for (name, password, dummy) in [
+        ("mallory", "alice's long passphrase", 1),
+        ("dave", "dave's long passphrase", 1),
+        ("alice", "not alice's passphrase", 0),
+    ] {
+        let before = (
+            auth.stats().verifications(),
+            auth.stats().dummy_verifications(),
+        );
+        let result = auth.authenticate(&login(name, password), &context).await;
+        assert_eq!(result, Err(AuthnError::InvalidCredentials), "{name}");
+        let after = (
+            auth.stats().verifications(),
+            auth.stats().dummy_verifications(),
+        );
+        assert_eq!(
+            after.0 - before.0,
+            1,
+            "{name}: exactly one argon2id verification"
+        );
+        assert_eq!(after.1 - before.1, dummy, "{name}: dummy verification");
+    }
+    // The disabled account's correct password does not log in, and its row is untouched.
+    assert!(
+        auth.store()
+            .get("dave")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_returns_the_account_and_records_the_login() {
+    let current = hasher(7168);
+    let mut alice = account("alice", "alice's long passphrase", &current);
+    alice.must_change = true;
+    let auth = authenticator_with(vec![alice]).await;
+    let ok = auth
+        .authenticate(
+            &login("alice", "alice's long passphrase"),
+            &RequestContext::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.user.username, "alice");
+    assert_eq!(ok.user.uid, "uid-alice");
+    assert_eq!(ok.user.groups, ["developers"]);
+    assert_eq!(
+        ok.user.extra.get(MUST_CHANGE_PASSWORD).map(Vec::as_slice),
+        Some(&["true".to_owned()][..])
+    );
+    let stored = auth.store().get("alice").await.unwrap().unwrap();
+    assert_eq!(stored.last_login, Some(SystemTime::UNIX_EPOCH + START));
+    assert_eq!(auth.stats().rehashes(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outdated_parameters_are_upgraded_on_login() {
+    let store = MemoryStore::new();
+    store
+        .insert(account("alice", "alice's long passphrase", &hasher(7168)))
+        .await
+        .unwrap();
+    let auth = LocalAuthenticator::new(store, hasher(9216), 2, 16, Arc::new(clock()));
+    let before = auth
+        .store()
+        .get("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(before.contains("m=7168,t=5"), "{before}");
+    auth.authenticate(
+        &login("alice", "alice's long passphrase"),
+        &RequestContext::new(),
+    )
+    .await
+    .unwrap();
+    let after = auth
+        .store()
+        .get("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(after.contains("m=9216,t=5,p=1"), "{after}");
+    assert_eq!(auth.stats().rehashes(), 1);
+    // The upgraded hash still verifies.
+    auth.authenticate(
+        &login("alice", "alice's long passphrase"),
+        &RequestContext::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(auth.stats().rehashes(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_and_hostile_stored_hashes_never_log_in() {
+    let current = hasher(7168);
+    let mut broken = account("bob", "bob's long passphrase", &current);
+    broken.password_hash =
+        "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into();
+    let mut garbage = account("carol", "carol's long passphrase", &current);
+    garbage.password_hash = "plaintext-password".into();
+    let auth = authenticator_with(vec![broken, garbage]).await;
+    for (name, password) in [
+        ("bob", "bob's long passphrase"),
+        ("carol", "plaintext-password"),
+    ] {
+        let result = auth
+            .authenticate(&login(name, password), &RequestContext::new())
+            .await;
+        assert_eq!(result, Err(AuthnError::InvalidCredentials), "{name}");
+    }
+}
+
+/// A flood far beyond the bound: at most `permits` hashes ever run at once, at most
+/// `max_waiting` wait, the rest are told `Overloaded` at once, and every admitted attempt
+/// gets the right answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_bounded_and_overflow_is_refused_not_queued() {
+    let current = hasher(7168);
+    let store = MemoryStore::new();
+    store
+        .insert(account("alice", "alice's long passphrase", &current))
+        .await
+        .unwrap();
+    let auth = Arc::new(LocalAuthenticator::new(
+        store,
+        current,
+        2,
+        4,
+        Arc::new(clock()),
+    ));
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let auth = Arc::clone(&auth);
+        tasks.push(tokio::spawn(async move {
+            let password = if n % 2 == 0 {
+                "alice's long passphrase"
+            } else {
+                "wrong passphrase"
+            };
+            (
+                n,
+                auth.authenticate(&login("alice", password), &RequestContext::new())
+                    .await,
+            )
+        }));
+    }
+    let (mut admitted, mut overloaded) = (0u64, 0u64);
+    for task in tasks {
+        let (n, result) = task.await.unwrap();
+        match result {
+            Err(AuthnError::Overloaded) => overloaded += 1,
+            Ok(_) => {
+                assert_eq!(n % 2, 0);
+                admitted += 1;
+            }
+            Err(AuthnError::InvalidCredentials) => {
+                assert_eq!(n % 2, 1);
+                admitted += 1;
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(admitted + overloaded, 200);
+    assert!(
+        overloaded > 0,
+        "200 attempts against 2 permits + 4 waiting must overflow"
+    );
+    assert_eq!(overloaded, auth.stats().overloaded());
+    assert_eq!(admitted, auth.stats().verifications());
+    assert!(
+        auth.stats().peak_running() <= 2,
+        "peak {}",
+        auth.stats().peak_running()
+    );
+    assert!(auth.stats().peak_running() >= 1);
+}
+
+/// A store that fails: a backend fault, which a real store cannot produce on demand.
+struct DownStore;
+
+impl AccountStore for DownStore {
+    fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Account>> {
+        Box::pin(async {
+            Err(StoreError::Unavailable {
+                what: "connection refused".into(),
+            })
+        })
+    }
+    fn insert(&self, _: Account) -> StoreFuture<'_, ()> {
+        Box::pin(async {
+            Err(StoreError::Unavailable {
+                what: "connection refused".into(),
+            })
+        })
+    }
+    fn update(&self, _: Account) -> StoreFuture<'_, ()> {
+        Box::pin(async {
+            Err(StoreError::Unavailable {
+                what: "connection refused".into(),
+            })
+        })
+    }
+    fn list(&self) -> StoreFuture<'_, Vec<Account>> {
+        Box::pin(async {
+            Err(StoreError::Unavailable {
+                what: "connection refused".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_unavailable_not_a_failed_login() {
+    let auth = LocalAuthenticator::new(DownStore, hasher(7168), 1, 1, Arc::new(clock()));
+    let result = auth
+        .authenticate(&login("alice", "anything at all"), &RequestContext::new())
+        .await;
+    assert_eq!(
+        result,
+        Err(AuthnError::Unavailable {
+            backend: "local".into()
+        })
+    );
+    assert_eq!(auth.stats().verifications(), 0);
+}
+
+#[tokio::test]
+async fn inactive_accounts_are_disabled() {
+    let current = hasher(7168);
+    let store = MemoryStore::new();
+    let day = Duration::from_secs(86_400);
+    let now = SystemTime::UNIX_EPOCH + START + 100 * day;
+    let mut recent = account("recent", "p", &current);
+    recent.last_login = Some(now - 10 * day);
+    let mut stale = account("stale", "p", &current);
+    stale.last_login = Some(now - 91 * day);
+    let never = account("never", "p", &current); // password set 100 days ago, no login
+    let mut already = account("already", "p", &current);
+    already.disabled = true;
+    for account in [recent, stale, never, already] {
+        store.insert(account).await.unwrap();
+    }
+    let disabled = disable_inactive(&store, 90 * day, now).await.unwrap();
+    assert_eq!(disabled, ["never", "stale"]);
+    assert!(!store.get("recent").await.unwrap().unwrap().disabled);
+    assert!(store.get("stale").await.unwrap().unwrap().disabled);
+    assert_eq!(
+        disable_inactive(&store, 90 * day, now).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
