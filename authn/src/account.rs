@@ -87,30 +87,44 @@ impl AccountStore for MemoryStore {
     }
 
     fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.with(|accounts| {
-            if accounts.contains_key(&account.username) {
-                return Err(StoreError::AlreadyExists);
-            }
-            accounts.insert(account.username.clone(), account);
-            Ok(())
-        });
+        let result = self.with(|accounts| insert_new(accounts, account));
         Box::pin(async move { result })
     }
 
     fn update(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.with(|accounts| match accounts.get_mut(&account.username) {
-            Some(slot) => {
-                *slot = account;
-                Ok(())
-            }
-            None => Err(StoreError::NotFound),
-        });
+        let result = self.with(|accounts| replace(accounts, account));
         Box::pin(async move { result })
     }
 
     fn list(&self) -> StoreFuture<'_, Vec<Account>> {
         let all = self.with(|accounts| accounts.values().cloned().collect());
         Box::pin(async move { Ok(all) })
+    }
+}
+
+/// Adds `account` unless its username is taken: the insert rule of every map-backed store.
+pub(crate) fn insert_new(
+    accounts: &mut BTreeMap<String, Account>,
+    account: Account,
+) -> Result<(), StoreError> {
+    if accounts.contains_key(&account.username) {
+        return Err(StoreError::AlreadyExists);
+    }
+    accounts.insert(account.username.clone(), account);
+    Ok(())
+}
+
+/// Replaces the account of the same username: the update rule of every map-backed store.
+pub(crate) fn replace(
+    accounts: &mut BTreeMap<String, Account>,
+    account: Account,
+) -> Result<(), StoreError> {
+    match accounts.get_mut(&account.username) {
+        Some(slot) => {
+            *slot = account;
+            Ok(())
+        }
+        None => Err(StoreError::NotFound),
     }
 }
 

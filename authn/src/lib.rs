@@ -2,11 +2,13 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod file_store;
 mod local;
 mod password;
 mod policy;
 
 pub use account::{Account, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive};
+pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 pub use password::{
     HashError, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified, normalize,

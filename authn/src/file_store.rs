@@ -1,0 +1,347 @@
+//! Accounts in a YAML file, in the spirit of Dex's `staticPasswords`, made durable.
+//!
+//! - Every change is a whole new file: written to a temporary file in the same
+//!   directory, fsynced, renamed over the old one, and the directory fsynced. A crash
+//!   leaves the old file or the new one, never a mixture.
+//! - Writers in any process take an exclusive lock on `<file>.lock` for the
+//!   read-modify-write, so an operator's `rampart users add` and a gateway recording
+//!   logins never lose each other's updates.
+//! - Reads notice a changed file (size, modification time, inode) and reload it. A file
+//!   that no longer parses keeps the last good accounts in service, refuses writes (so the
+//!   operator's broken edit is not silently overwritten) and reports itself through
+//!   [`FileStore::health`] and the returned errors until it is fixed.
+//! - The file is created with mode 0600: hashes are secrets too.
+//!
+//! The file is small (one row per person); its I/O is done inline.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use rampart_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, AccountStore, StoreError, StoreFuture, insert_new, replace};
+
+/// The largest accounts file read: far beyond any real file, small enough to never hurt.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file's shape.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsFile {
+    #[serde(default)]
+    accounts: Vec<AccountRow>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AccountRow {
+    username: String,
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    disabled: bool,
+    hash: String,
+    password_changed_at: Timestamp,
+    #[serde(default)]
+    must_change: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_login: Option<Timestamp>,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
+            username: row.username,
+            uid: row.uid,
+            groups: row.groups,
+            disabled: row.disabled,
+            password_hash: row.hash,
+            password_changed_at: row.password_changed_at.to_system_time(),
+            must_change: row.must_change,
+            last_login: row.last_login.map(Timestamp::to_system_time),
+        }
+    }
+}
+
+impl From<&Account> for AccountRow {
+    fn from(account: &Account) -> Self {
+        AccountRow {
+            username: account.username.clone(),
+            uid: account.uid.clone(),
+            groups: account.groups.clone(),
+            disabled: account.disabled,
+            hash: account.password_hash.clone(),
+            password_changed_at: Timestamp::from_system_time(account.password_changed_at),
+            must_change: account.must_change,
+            last_login: account.last_login.map(Timestamp::from_system_time),
+        }
+    }
+}
+
+/// Parses an accounts file. Public for the fuzz target and for `rampart users`.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] naming what is wrong (never a hash).
+pub fn parse_accounts(text: &str) -> Result<BTreeMap<String, Account>, StoreError> {
+    let corrupt = |what: String| StoreError::Unavailable { what };
+    let file: AccountsFile = if text.trim().is_empty() {
+        AccountsFile::default()
+    } else {
+        serde_saphyr::from_str(text)
+            .map_err(|e| corrupt(format!("accounts file does not parse: {e}")))?
+    };
+    let mut accounts = BTreeMap::new();
+    for row in file.accounts {
+        if row.username.is_empty() || row.username.chars().any(char::is_control) {
+            return Err(corrupt(
+                "accounts file has an empty or unprintable username".into(),
+            ));
+        }
+        if let Some(previous) = accounts.insert(row.username.clone(), Account::from(row)) {
+            return Err(corrupt(format!(
+                "accounts file lists `{}` twice",
+                previous.username
+            )));
+        }
+    }
+    Ok(accounts)
+}
+
+/// Renders accounts as the file's YAML.
+fn render(accounts: &BTreeMap<String, Account>) -> Result<String, StoreError> {
+    let file = AccountsFile {
+        accounts: accounts.values().map(AccountRow::from).collect(),
+    };
+    serde_saphyr::to_string(&file).map_err(|e| StoreError::Unavailable {
+        what: format!("rendering accounts: {e}"),
+    })
+}
+
+/// What identifies one version of the file on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Version {
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+fn version(path: &Path) -> std::io::Result<Version> {
+    let meta = fs::metadata(path)?;
+    Ok(Version {
+        inode: meta.ino(),
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+#[derive(Debug)]
+struct State {
+    accounts: BTreeMap<String, Account>,
+    /// The version `accounts` was read from (or the broken version last seen).
+    seen: Option<Version>,
+    /// Why the file on disk is not in service, while it is broken.
+    broken: Option<StoreError>,
+}
+
+/// A YAML accounts file; see the module documentation.
+#[derive(Debug)]
+pub struct FileStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+    state: Mutex<State>,
+}
+
+impl FileStore {
+    /// Opens `path`, creating an empty accounts file if there is none.
+    ///
+    /// # Errors
+    /// The file cannot be read or does not parse: there is no good version to serve.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        let store = FileStore {
+            lock_path: PathBuf::from(lock_path),
+            path,
+            state: Mutex::new(State {
+                accounts: BTreeMap::new(),
+                seen: None,
+                broken: None,
+            }),
+        };
+        if !store.path.exists() {
+            let _lock = store.lock()?;
+            if !store.path.exists() {
+                store.write_file(&BTreeMap::new())?;
+            }
+        }
+        store.refresh()?;
+        let state = store.state();
+        if let Some(error) = &state.broken {
+            return Err(error.clone());
+        }
+        drop(state);
+        Ok(store)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `Err` while the file on disk is broken and the last good version is in service.
+    ///
+    /// # Errors
+    /// The reason the file on disk is not in service.
+    pub fn health(&self) -> Result<(), StoreError> {
+        self.refresh()?;
+        match &self.state().broken {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Re-reads the file if it changed since it was last seen.
+    fn refresh(&self) -> Result<(), StoreError> {
+        let io = |what: &str, e: std::io::Error| StoreError::Unavailable {
+            what: format!("{what} {}: {e}", self.path.display()),
+        };
+        let mut state = self.state();
+        let current = match version(&self.path) {
+            Ok(current) => current,
+            Err(e) => {
+                // A vanished or unreadable file is broken like a corrupted one.
+                state.broken = Some(io("reading", e));
+                state.seen = None;
+                return Ok(());
+            }
+        };
+        if state.seen == Some(current) {
+            return Ok(());
+        }
+        let parsed = read_limited(&self.path)
+            .map_err(|e| io("reading", e))
+            .and_then(|text| parse_accounts(&text));
+        state.seen = Some(current);
+        match parsed {
+            Ok(accounts) => {
+                state.accounts = accounts;
+                state.broken = None;
+            }
+            Err(error) => state.broken = Some(error),
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<File, StoreError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&self.lock_path)
+            .and_then(|file| file.lock().map(|()| file))
+            .map_err(|e| StoreError::Unavailable {
+                what: format!("locking {}: {e}", self.lock_path.display()),
+            })?;
+        Ok(file)
+    }
+
+    /// Writes a whole new file and renames it into place, durably.
+    fn write_file(&self, accounts: &BTreeMap<String, Account>) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::Unavailable {
+            what: format!("writing {}: {e}", self.path.display()),
+        };
+        let text = render(accounts)?;
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut temp_name = self.path.file_name().unwrap_or_default().to_os_string();
+        temp_name.push(format!(".tmp-{}", std::process::id()));
+        let temp = dir.join(temp_name);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        fs::rename(&temp, &self.path).map_err(io)?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(io)
+    }
+
+    /// Read-modify-write under the cross-process lock.
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, Account>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _lock = self.lock()?;
+        self.refresh()?;
+        let mut state = self.state();
+        if let Some(error) = &state.broken {
+            return Err(error.clone());
+        }
+        let mut next = state.accounts.clone();
+        let answer = change(&mut next)?;
+        self.write_file(&next)?;
+        state.accounts = next;
+        state.seen = version(&self.path).ok();
+        Ok(answer)
+    }
+}
+
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(text)
+}
+
+impl AccountStore for FileStore {
+    fn get<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Account>> {
+        let result = self
+            .refresh()
+            .map(|()| self.state().accounts.get(username).cloned());
+        Box::pin(async move { result })
+    }
+
+    fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
+        let result = self.modify(|accounts| insert_new(accounts, account));
+        Box::pin(async move { result })
+    }
+
+    fn update(&self, account: Account) -> StoreFuture<'_, ()> {
+        let result = self.modify(|accounts| replace(accounts, account));
+        Box::pin(async move { result })
+    }
+
+    fn list(&self) -> StoreFuture<'_, Vec<Account>> {
+        let result = self
+            .refresh()
+            .map(|()| self.state().accounts.values().cloned().collect());
+        Box::pin(async move { result })
+    }
+}

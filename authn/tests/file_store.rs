@@ -1,0 +1,277 @@
+//! The YAML accounts file: round trips, reload on change, a broken file keeps the last
+//! good version, cross-process writers, and a writer killed mid-update (SIGKILL) never
+//! leaves a file that does not parse.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use rampart_authn::{Account, AccountStore, FileStore, StoreError, parse_accounts};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("rampart-file-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn account(username: &str) -> Account {
+    Account {
+        username: username.to_owned(),
+        uid: format!("uid-{username}"),
+        groups: vec!["developers".to_owned(), "system:masters".to_owned()],
+        disabled: false,
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${username}"),
+        password_changed_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        must_change: true,
+        last_login: Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_800_000_123_456_789_000)),
+    }
+}
+
+fn block<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Replaces the file's content so its size or mtime changes, as an operator's editor would.
+fn overwrite(path: &Path, text: &str) {
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn accounts_round_trip_through_the_file() {
+    let dir = scratch("round-trip");
+    let path = dir.join("users.yaml");
+    let store = FileStore::open(&path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    block(store.insert(account("alice"))).unwrap();
+    block(store.insert(account("bob"))).unwrap();
+    assert_eq!(
+        block(store.insert(account("bob"))),
+        Err(StoreError::AlreadyExists)
+    );
+    let mut carol = account("carol");
+    assert_eq!(
+        block(store.update(carol.clone())),
+        Err(StoreError::NotFound)
+    );
+    block(store.insert(carol.clone())).unwrap();
+    carol.disabled = true;
+    carol.last_login = None;
+    block(store.update(carol.clone())).unwrap();
+
+    let reopened = FileStore::open(&path).unwrap();
+    let all = block(reopened.list()).unwrap();
+    assert_eq!(all, vec![account("alice"), account("bob"), carol]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("passwordChangedAt"), "{text}");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn an_edited_file_is_reloaded_and_a_broken_edit_keeps_the_last_good_version() {
+    let dir = scratch("reload");
+    let path = dir.join("users.yaml");
+    let store = FileStore::open(&path).unwrap();
+    block(store.insert(account("alice"))).unwrap();
+
+    // A valid edit by another writer is picked up.
+    let other = FileStore::open(&path).unwrap();
+    block(other.insert(account("bob"))).unwrap();
+    assert!(block(store.get("bob")).unwrap().is_some());
+
+    // A broken edit: the last good version stays in service, health says why, writes are refused.
+    overwrite(&path, "accounts:\n  - username: [unterminated\n");
+    assert!(block(store.get("alice")).unwrap().is_some());
+    assert!(block(store.get("bob")).unwrap().is_some());
+    let health = store.health().unwrap_err();
+    assert!(
+        matches!(health, StoreError::Unavailable { ref what } if what.contains("does not parse")),
+        "{health:?}"
+    );
+    assert!(matches!(
+        block(store.insert(account("carol"))),
+        Err(StoreError::Unavailable { .. })
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "accounts:\n  - username: [unterminated\n"
+    );
+
+    // Fixing the file brings it back.
+    overwrite(&path, "accounts: []\n");
+    store.health().unwrap();
+    assert!(block(store.get("alice")).unwrap().is_none());
+
+    // A deleted file is broken too; the last good version (now empty) is served.
+    std::fs::remove_file(&path).unwrap();
+    assert!(store.health().is_err());
+    assert!(block(store.get("alice")).unwrap().is_none());
+}
+
+#[test]
+fn opening_a_broken_file_fails_without_a_good_version() {
+    let dir = scratch("broken-open");
+    let path = dir.join("users.yaml");
+    for (text, expected) in [
+        ("accounts: {not: a list}\n", "does not parse"),
+        (
+            "accounts:\n  - username: a\n    hash: x\n    passwordChangedAt: 2026-01-01T00:00:00Z\n  - username: a\n    hash: y\n    passwordChangedAt: 2026-01-01T00:00:00Z\n",
+            "twice",
+        ),
+        (
+            "accounts:\n  - username: ''\n    hash: x\n    passwordChangedAt: 2026-01-01T00:00:00Z\n",
+            "empty",
+        ),
+        (
+            "accounts:\n  - username: a\n    hash: x\n    passwordChangedAt: 2026-01-01T00:00:00Z\n    admin: true\n",
+            "does not parse",
+        ),
+        (
+            "accounts:\n  - username: a\n    hash: x\n    passwordChangedAt: yesterday\n",
+            "does not parse",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        match FileStore::open(&path) {
+            Err(StoreError::Unavailable { what }) => {
+                assert!(what.contains(expected), "{text}: {what}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let huge = "#".repeat(17 * 1024 * 1024);
+    std::fs::write(&path, huge).unwrap();
+    assert!(FileStore::open(&path).is_err());
+}
+
+#[test]
+fn the_parser_reads_a_minimal_hand_written_file() {
+    let accounts = parse_accounts(
+        "accounts:\n  - username: alice\n    hash: \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA\"\n    passwordChangedAt: 2026-11-27T10:00:00Z\n",
+    )
+    .unwrap();
+    let alice = &accounts["alice"];
+    assert!(
+        !alice.disabled
+            && !alice.must_change
+            && alice.groups.is_empty()
+            && alice.last_login.is_none()
+    );
+    assert!(parse_accounts("").unwrap().is_empty());
+}
+
+/// The child half of the crash test: rewrites the file forever until it is killed.
+#[test]
+fn crash_writer_child() {
+    let Ok(path) = std::env::var("RAMPART_CRASH_WRITER_PATH") else {
+        return;
+    };
+    let store = FileStore::open(&path).unwrap();
+    for round in 0u64.. {
+        let mut changed = account("alice");
+        changed.groups = (0..(round % 50)).map(|n| format!("group-{n}")).collect();
+        block(store.update(changed)).unwrap();
+        if round % 3 == 0 {
+            let name = format!("user-{}-{round}", std::process::id());
+            block(store.insert(account(&name))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_writer_killed_at_any_moment_leaves_a_whole_file() {
+    let dir = scratch("crash");
+    let path = dir.join("users.yaml");
+    let store = FileStore::open(&path).unwrap();
+    block(store.insert(account("alice"))).unwrap();
+    drop(store);
+    let mut last_count = 1;
+    for delay_ms in [5u64, 13, 29, 41, 67, 83, 97, 120] {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_writer_child", "--nocapture"])
+            .env("RAMPART_CRASH_WRITER_PATH", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let accounts =
+            parse_accounts(&text).unwrap_or_else(|e| panic!("after {delay_ms} ms: {e:?}"));
+        assert!(accounts.contains_key("alice"));
+        // Acknowledged inserts are never lost: the count only grows.
+        assert!(
+            accounts.len() >= last_count,
+            "{} < {last_count}",
+            accounts.len()
+        );
+        last_count = accounts.len();
+        // And the store reopens on what the crash left.
+        FileStore::open(&path).unwrap();
+    }
+    assert!(
+        last_count > 1,
+        "the child never wrote: the test proved nothing"
+    );
+}
+
+#[test]
+fn concurrent_writers_in_two_processes_lose_nothing() {
+    let dir = scratch("two-writers");
+    let path = dir.join("users.yaml");
+    FileStore::open(&path).unwrap();
+    let spawn = |prefix: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "insert_writer_child", "--nocapture"])
+            .env("RAMPART_INSERT_WRITER_PATH", &path)
+            .env("RAMPART_INSERT_WRITER_PREFIX", prefix)
+            .stdout(Stdio::null())
+            .status()
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| spawn("a"));
+        let b = scope.spawn(|| spawn("b"));
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    assert!(a.success() && b.success());
+    let accounts = parse_accounts(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(accounts.len(), 2 * INSERTS_PER_CHILD);
+}
+
+const INSERTS_PER_CHILD: usize = 40;
+
+/// The child half of the two-writer test.
+#[test]
+fn insert_writer_child() {
+    let (Ok(path), Ok(prefix)) = (
+        std::env::var("RAMPART_INSERT_WRITER_PATH"),
+        std::env::var("RAMPART_INSERT_WRITER_PREFIX"),
+    ) else {
+        return;
+    };
+    let store = FileStore::open(&path).unwrap();
+    for n in 0..INSERTS_PER_CHILD {
+        block(store.insert(account(&format!("{prefix}-{n}")))).unwrap();
+    }
+}
