@@ -64,11 +64,19 @@ impl From<AccountRow> for Account {
             groups: row.groups,
             disabled: row.disabled,
             password_hash: row.hash,
-            password_changed_at: row.password_changed_at.to_system_time(),
+            password_changed_at: to_micros(row.password_changed_at),
             must_change: row.must_change,
-            last_login: row.last_login.map(Timestamp::to_system_time),
+            last_login: row.last_login.map(to_micros),
         }
     }
+}
+
+/// The file stores times at microsecond precision (RFC 3339, like Kubernetes' MicroTime);
+/// reading truncates the same way so that a read-write cycle changes nothing.
+fn to_micros(time: Timestamp) -> SystemTime {
+    Timestamp::from_unix(time.unix_seconds(), time.subsec_nanos() / 1000 * 1000)
+        .unwrap_or(time)
+        .to_system_time()
 }
 
 impl From<&Account> for AccountRow {
@@ -115,8 +123,11 @@ pub fn parse_accounts(text: &str) -> Result<BTreeMap<String, Account>, StoreErro
     Ok(accounts)
 }
 
-/// Renders accounts as the file's YAML.
-fn render(accounts: &BTreeMap<String, Account>) -> Result<String, StoreError> {
+/// Renders accounts as the file's YAML; [`parse_accounts`] reads it back unchanged.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] if the YAML writer fails.
+pub fn render_accounts(accounts: &BTreeMap<String, Account>) -> Result<String, StoreError> {
     let file = AccountsFile {
         accounts: accounts.values().map(AccountRow::from).collect(),
     };
@@ -264,7 +275,7 @@ impl FileStore {
         let io = |e: std::io::Error| StoreError::Unavailable {
             what: format!("writing {}: {e}", self.path.display()),
         };
-        let text = render(accounts)?;
+        let text = render_accounts(accounts)?;
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),

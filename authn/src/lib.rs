@@ -8,7 +8,7 @@ mod password;
 mod policy;
 
 pub use account::{Account, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive};
-pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts};
+pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts, render_accounts};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 pub use password::{
     HashError, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified, normalize,

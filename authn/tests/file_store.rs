@@ -275,3 +275,23 @@ fn insert_writer_child() {
         block(store.insert(account(&format!("{prefix}-{n}")))).unwrap();
     }
 }
+
+/// Found by the `accounts_file` fuzz target: the file keeps microseconds, so reading must
+/// truncate the same way or a read-write cycle would change the accounts.
+#[test]
+fn nanosecond_times_read_as_microseconds_so_round_trips_are_exact() {
+    let text = "accounts:\n  - username: alice\n    hash: x\n    passwordChangedAt: 2026-11-27T10:00:00.123456789Z\n";
+    let accounts = parse_accounts(text).unwrap();
+    let changed = accounts["alice"].password_changed_at;
+    assert_eq!(
+        changed
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos(),
+        123_456_000
+    );
+    assert_eq!(
+        parse_accounts(&rampart_authn::render_accounts(&accounts).unwrap()).unwrap(),
+        accounts
+    );
+}
