@@ -2,9 +2,9 @@
 //!
 //! - Unknown user, disabled user and wrong password give the same error after the same
 //!   work: the first two verify against a dummy hash of the current parameters.
-//! - argon2id runs on tokio's blocking pool, never on the async workers, behind a
-//!   semaphore: at most `permits` hashes run at once (memory ≤ m × permits) and at most
-//!   `max_waiting` wait; beyond that the answer is [`AuthnError::Overloaded`].
+//! - argon2id runs on a fixed pool of one thread per permit, never on the async workers,
+//!   behind a semaphore: at most `permits` hashes run at once (memory ≤ m × permits) and
+//!   at most `max_waiting` wait; beyond that the answer is [`AuthnError::Overloaded`].
 //! - A successful login with outdated parameters stores a fresh hash, and records the
 //!   login time for inactivity disabling.
 
@@ -62,6 +62,7 @@ pub struct LocalAuthenticator<S> {
     store: S,
     hasher: Arc<PasswordHasher>,
     permits: Arc<Semaphore>,
+    pool: HashPool,
     waiting: AtomicUsize,
     max_waiting: usize,
     clock: Arc<dyn Clock>,
@@ -93,6 +94,7 @@ impl<S: AccountStore> LocalAuthenticator<S> {
             store,
             hasher: Arc::new(hasher),
             permits: Arc::new(Semaphore::new(permits.max(1))),
+            pool: HashPool::new(permits.max(1)),
             waiting: AtomicUsize::new(0),
             max_waiting,
             clock,
@@ -149,7 +151,8 @@ impl<S: AccountStore> LocalAuthenticator<S> {
         let permit = self.admit().await?;
         let hasher = Arc::clone(&self.hasher);
         let stats = Arc::clone(&self.stats);
-        let job = tokio::task::spawn_blocking(move || {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.pool.run(Box::new(move || {
             // The permit lives as long as the computation, even if the caller gives up
             // waiting: the memory bound holds under cancellation too.
             let _permit = permit;
@@ -157,9 +160,10 @@ impl<S: AccountStore> LocalAuthenticator<S> {
             stats.peak_running.fetch_max(running, Ordering::AcqRel);
             let result = verify_blocking(&hasher, &password, stored);
             stats.running.fetch_sub(1, Ordering::AcqRel);
-            result
-        });
-        let (verified, dummy, rehashed) = job.await.map_err(|_| AuthnError::Internal {
+            // The caller may have gone; the work is done either way.
+            let _ = answer.send(result);
+        }))?;
+        let (verified, dummy, rehashed) = answered.await.map_err(|_| AuthnError::Internal {
             what: "password verification task failed".into(),
         })?;
         self.stats.verifications.fetch_add(1, Ordering::Relaxed);
@@ -194,6 +198,55 @@ impl<S: AccountStore> LocalAuthenticator<S> {
             .map_err(|_| AuthnError::Internal {
                 what: "hash semaphore closed".into(),
             })
+    }
+}
+
+/// One unit of hashing work.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads, one per permit, that run argon2id.
+///
+/// Not tokio's blocking pool: that pool grows to hundreds of threads, and each new thread
+/// gets its own malloc arena that keeps an m-sized buffer after the hash is done, so the
+/// process's memory grows far past m × permits although never more than `permits` hashes
+/// run at once. With one thread per permit, what is retained is bounded too.
+struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        // Capacity `threads`: the semaphore already admits at most that many jobs.
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(threads);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("rampart-argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // The authenticator is gone.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            // A thread that cannot be started leaves fewer workers; `run` reports the
+            // case where none is left.
+            drop(spawned);
+        }
+        HashPool { jobs }
+    }
+
+    fn run(&self, job: HashJob) -> Result<(), AuthnError> {
+        self.jobs.send(job).map_err(|_| AuthnError::Internal {
+            what: "no password hashing thread is running".into(),
+        })
     }
 }
 

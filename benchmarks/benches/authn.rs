@@ -60,6 +60,7 @@ fn flood(c: &mut Criterion) {
         last_login: None,
     };
     runtime.block_on(store.insert(account)).unwrap();
+    let before = peak_rss();
     let auth = Arc::new(LocalAuthenticator::new(store, hasher, PERMITS, LOGINS, Arc::new(SystemClock)));
     let mut group = c.benchmark_group("authn/flood");
     // One flood takes seconds: flat sampling, ten floods.
@@ -86,7 +87,7 @@ fn flood(c: &mut Criterion) {
     group.finish();
     let stats = auth.stats();
     println!(
-        "flood: peak concurrent argon2id = {} (permits {PERMITS}), overloaded = {}, verifications = {}, bound m × permits = {} MiB, {}",
+        "flood: peak concurrent argon2id = {} (permits {PERMITS}), overloaded = {}, verifications = {}, bound m × permits = {} MiB, before the flood {before}, after {}",
         stats.peak_running(),
         stats.overloaded(),
         stats.verifications(),
