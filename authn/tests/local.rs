@@ -55,6 +55,10 @@ fn login(name: &str, password: &str) -> PasswordCredential {
     PasswordCredential::new(name, SecretString::from(password))
 }
 
+async fn stored(auth: &LocalAuthenticator<MemoryStore>, username: &str) -> Account {
+    auth.store().get(username).await.unwrap().unwrap()
+}
+
 async fn authenticator_with(accounts: Vec<Account>) -> LocalAuthenticator<MemoryStore> {
     let store = MemoryStore::new();
     for account in accounts {
@@ -97,15 +101,7 @@ async fn unknown_disabled_and_wrong_fail_alike_after_one_verification_each() {
         assert_eq!(after.1 - before.1, dummy, "{name}: dummy verification");
     }
     // The disabled account's correct password does not log in, and its row is untouched.
-    assert!(
-        auth.store()
-            .get("dave")
-            .await
-            .unwrap()
-            .unwrap()
-            .last_login
-            .is_none()
-    );
+    assert!(stored(&auth, "dave").await.last_login.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,8 +124,8 @@ async fn success_returns_the_account_and_records_the_login() {
         ok.user.extra.get(MUST_CHANGE_PASSWORD).map(Vec::as_slice),
         Some(&["true".to_owned()][..])
     );
-    let stored = auth.store().get("alice").await.unwrap().unwrap();
-    assert_eq!(stored.last_login, Some(SystemTime::UNIX_EPOCH + START));
+    let alice = stored(&auth, "alice").await;
+    assert_eq!(alice.last_login, Some(SystemTime::UNIX_EPOCH + START));
     assert_eq!(auth.stats().rehashes(), 0);
 }
 
@@ -141,13 +137,7 @@ async fn outdated_parameters_are_upgraded_on_login() {
         .await
         .unwrap();
     let auth = LocalAuthenticator::new(store, hasher(9216), 2, 16, Arc::new(clock()));
-    let before = auth
-        .store()
-        .get("alice")
-        .await
-        .unwrap()
-        .unwrap()
-        .password_hash;
+    let before = stored(&auth, "alice").await.password_hash;
     assert!(before.contains("m=7168,t=5"), "{before}");
     auth.authenticate(
         &login("alice", "alice's long passphrase"),
@@ -155,13 +145,7 @@ async fn outdated_parameters_are_upgraded_on_login() {
     )
     .await
     .unwrap();
-    let after = auth
-        .store()
-        .get("alice")
-        .await
-        .unwrap()
-        .unwrap()
-        .password_hash;
+    let after = stored(&auth, "alice").await.password_hash;
     assert!(after.contains("m=9216,t=5,p=1"), "{after}");
     assert_eq!(auth.stats().rehashes(), 1);
     // The upgraded hash still verifies.
