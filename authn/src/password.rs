@@ -194,7 +194,13 @@ pub enum Verified {
 
 /// The password as hashed: NFKC-normalised, wiped on drop. The one place normalisation happens.
 pub fn normalize(password: &SecretString) -> Zeroizing<String> {
-    Zeroizing::new(password.expose_secret().nfkc().collect())
+    Zeroizing::new(nfkc(password.expose_secret()))
+}
+
+/// The one normal form every password comparison uses: hashing, the blocklist and
+/// context words.
+pub(crate) fn nfkc(text: &str) -> String {
+    text.nfkc().collect()
 }
 
 /// Hashes and verifies passwords with argon2id.

@@ -15,7 +15,7 @@ use rampart_core::SecretString;
 use ring::digest;
 use zeroize::Zeroizing;
 
-use crate::password::normalize;
+use crate::password::{nfkc, normalize};
 
 /// The built-in blocklist: sorted big-endian SHA-256 prefixes, see `data/blocklist.json`.
 static BUILTIN_BLOCKLIST: &[u8] = include_bytes!("../data/blocklist.bin");
@@ -107,8 +107,7 @@ impl fmt::Debug for Blocklist {
 
 /// NFKC, then Unicode lowercase: the form both the list and candidates are compared in.
 fn fold(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    text.nfkc().collect::<String>().to_lowercase()
+    nfkc(text).to_lowercase()
 }
 
 fn fingerprint(folded: &str) -> u64 {
@@ -324,7 +323,7 @@ impl PasswordPolicyBuilder {
 
     /// A name of the service, refused inside passwords (may be called more than once).
     pub fn service_name(mut self, name: &str) -> Self {
-        self.0.service_words.push(fold(name));
+        self.0.service_words.push(name.to_owned());
         self
     }
 

@@ -10,11 +10,14 @@
 )]
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+
+mod common;
 
 fn rampart() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rampart"))
@@ -177,21 +180,13 @@ fn record_refuses_bad_lines_and_keeps_the_rest() {
         event_line(2),
     ]
     .join("\n");
-    let mut child = rampart()
-        .args(["audit", "record", "--dir"])
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let args = [
+        OsStr::new("audit"),
+        OsStr::new("record"),
+        OsStr::new("--dir"),
+        dir.as_os_str(),
+    ];
+    let output = common::run(args, input.as_bytes());
     assert_eq!(output.status.code(), Some(1), "some lines were refused");
     let acks: Vec<Value> = output
         .stdout

@@ -7,10 +7,11 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
+
+mod common;
 
 const BOOTSTRAP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -18,20 +19,7 @@ const BOOTSTRAP: &str = concat!(
 );
 
 fn rampart(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run(args, stdin.as_bytes())
 }
 
 fn stdout(output: &Output) -> String {

@@ -8,28 +8,17 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
+
+mod common;
 
 /// OWASP's smallest equivalent setting (7 MiB, 5 passes); `verify` uses the defaults.
 const FAST: [&str; 6] = ["--m-kib", "7168", "--t", "5", "--p", "1"];
 
 fn passwd(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .arg("passwd")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The CLI stops reading an oversized password early; a broken pipe is then expected.
-    if let Err(error) = child.stdin.take().unwrap().write_all(stdin) {
-        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
-    }
-    child.wait_with_output().unwrap()
+    common::run(["passwd"].iter().chain(args), stdin)
 }
 
 fn text(bytes: &[u8]) -> String {
