@@ -103,8 +103,7 @@ pub fn parse_accounts(text: &str) -> Result<BTreeMap<String, Account>, StoreErro
     let file: AccountsFile = if text.trim().is_empty() {
         AccountsFile::default()
     } else {
-        serde_saphyr::from_str(text)
-            .map_err(|e| corrupt(format!("accounts file does not parse: {e}")))?
+        serde_saphyr::from_str(text).map_err(|e| corrupt(parse_failure(&e)))?
     };
     let mut accounts = BTreeMap::new();
     for row in file.accounts {
@@ -121,6 +120,19 @@ pub fn parse_accounts(text: &str) -> Result<BTreeMap<String, Account>, StoreErro
         }
     }
     Ok(accounts)
+}
+
+/// Where the file fails to parse, and nothing more: the parser's own message quotes the
+/// offending text, which may be a password hash.
+fn parse_failure(error: &serde_saphyr::Error) -> String {
+    match error.location() {
+        Some(at) => format!(
+            "accounts file does not parse at line {} column {} (wrong type, unknown field or bad syntax)",
+            at.line(),
+            at.column()
+        ),
+        None => "accounts file does not parse".to_owned(),
+    }
 }
 
 /// Renders accounts as the file's YAML; [`parse_accounts`] reads it back unchanged.

@@ -295,3 +295,24 @@ fn nanosecond_times_read_as_microseconds_so_round_trips_are_exact() {
         accounts
     );
 }
+
+/// A parse error names where the file is wrong, never the values there (hashes are secrets).
+#[test]
+fn parse_errors_do_not_repeat_values_from_the_file() {
+    let secret = "$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0c2FsdA$c2VjcmV0aGFzaHZhbHVl";
+    for text in [
+        format!(
+            "accounts:\n  - username: a\n    hash: x\n    passwordChangedAt: 2026-01-01T00:00:00Z\n    disabled: \"{secret}\"\n"
+        ),
+        format!("accounts:\n  - username: a\n    hash: x\n    passwordChangedAt: \"{secret}\"\n"),
+        format!(
+            "accounts:\n  - username: a\n    hash: [\"{secret}\"]\n    passwordChangedAt: 2026-01-01T00:00:00Z\n"
+        ),
+        format!(
+            "accounts:\n  - username: a\n    hash: \"{secret}\"\n    passwordChangedAt: 2026-01-01T00:00:00Z\n    {secret}: 1\n"
+        ),
+    ] {
+        let error = parse_accounts(&text).unwrap_err().to_string();
+        assert!(!error.contains("c2VjcmV0"), "{error}");
+    }
+}
