@@ -22,6 +22,16 @@ fn rampart(args: &[&str], stdin: &str) -> Output {
     common::run(args, stdin.as_bytes())
 }
 
+/// `rampart authz can-i ARGS -f` the bootstrap policy.
+fn can_i(args: &[&str]) -> Output {
+    let args: Vec<&str> = ["authz", "can-i"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["-f", BOOTSTRAP])
+        .collect();
+    rampart(&args, "")
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
@@ -86,104 +96,47 @@ fn review_answers_each_line_in_order_and_survives_bad_lines() {
 
 #[test]
 fn can_i_prints_and_exits_like_kubectl() {
-    let yes = rampart(
-        &[
-            "authz",
-            "can-i",
-            "delete",
-            "nodes",
-            "--as",
-            "root",
-            "--as-group",
-            "system:masters",
-            "-f",
-            BOOTSTRAP,
-        ],
-        "",
-    );
+    let yes = can_i(&[
+        "delete",
+        "nodes",
+        "--as",
+        "root",
+        "--as-group",
+        "system:masters",
+    ]);
     assert_eq!(
         (yes.status.code(), stdout(&yes).as_str()),
         (Some(0), "yes\n")
     );
-    let no = rampart(
-        &[
-            "authz",
-            "can-i",
-            "get",
-            "secrets",
-            "-n",
-            "kube-system",
-            "--as",
-            "alice",
-            "-f",
-            BOOTSTRAP,
-        ],
-        "",
-    );
+    let no = can_i(&["get", "secrets", "-n", "kube-system", "--as", "alice"]);
     assert_eq!((no.status.code(), stdout(&no).as_str()), (Some(1), "no\n"));
-    let quiet = rampart(
-        &[
-            "authz", "can-i", "get", "secrets", "--as", "alice", "-q", "-f", BOOTSTRAP,
-        ],
-        "",
-    );
+    let quiet = can_i(&["get", "secrets", "--as", "alice", "-q"]);
     assert_eq!(
         (quiet.status.code(), stdout(&quiet).as_str()),
         (Some(1), "")
     );
     // Non-resource URLs, and the impersonation groups the apiserver adds.
-    let url = rampart(
-        &[
-            "authz", "can-i", "get", "/version", "--as", "alice", "-f", BOOTSTRAP,
-        ],
-        "",
-    );
+    let url = can_i(&["get", "/version", "--as", "alice"]);
     assert_eq!(url.status.code(), Some(0));
-    let anonymous = rampart(
-        &[
-            "authz",
-            "can-i",
-            "get",
-            "/apis",
-            "--as",
-            "system:anonymous",
-            "-f",
-            BOOTSTRAP,
-        ],
-        "",
-    );
+    let anonymous = can_i(&["get", "/apis", "--as", "system:anonymous"]);
     assert_eq!(anonymous.status.code(), Some(1));
     // A service account through its groups (system:serviceaccounts may read discovery docs).
-    let sa = rampart(
-        &[
-            "authz",
-            "can-i",
-            "get",
-            "/openid/v1/jwks",
-            "--as",
-            "system:serviceaccount:ns:sa",
-            "-f",
-            BOOTSTRAP,
-        ],
-        "",
-    );
+    let sa = can_i(&[
+        "get",
+        "/openid/v1/jwks",
+        "--as",
+        "system:serviceaccount:ns:sa",
+    ]);
     assert_eq!(sa.status.code(), Some(0));
     // Subresource and group syntax.
-    let scale = rampart(
-        &[
-            "authz",
-            "can-i",
-            "update",
-            "deployments.apps/scale",
-            "-n",
-            "x",
-            "--as",
-            "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
-            "-f",
-            BOOTSTRAP,
-        ],
-        "",
-    );
+    let scale = can_i(&[
+        "update",
+        "deployments.apps/scale",
+        "-n",
+        "x",
+        "--as",
+        "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+    ]);
     assert_eq!(scale.status.code(), Some(0), "{}", stdout(&scale));
 
     let list = rampart(
