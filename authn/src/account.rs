@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -37,6 +38,9 @@ pub enum StoreError {
     /// An account with this username already exists.
     #[error("account already exists")]
     AlreadyExists,
+    /// A change tried to rename the account it was applied to.
+    #[error("a change may not rename an account")]
+    Rename,
     /// The backend failed (I/O, database, corrupted file); `what` is for operators.
     #[error("account store unavailable: {what}")]
     Unavailable {
@@ -48,6 +52,10 @@ pub enum StoreError {
 /// The future a store returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// An edit of one account, applied by [`AccountStore::modify`] to the account as stored at
+/// that moment. It may not change the username.
+pub type AccountChange<'a> = Box<dyn FnOnce(&mut Account) + Send + 'a>;
+
 /// Where accounts live. Implementations must make each call atomic: a crash never leaves
 /// half an update behind.
 pub trait AccountStore: Send + Sync {
@@ -56,7 +64,20 @@ pub trait AccountStore: Send + Sync {
     /// Adds a new account; [`StoreError::AlreadyExists`] if the name is taken.
     fn insert(&self, account: Account) -> StoreFuture<'_, ()>;
     /// Replaces an existing account; [`StoreError::NotFound`] if there is none.
+    ///
+    /// A whole-record write: whatever changed since the caller read the account is lost.
+    /// Edits that must not lose a concurrent change (a login recording its time while an
+    /// administrator disables the account) use [`AccountStore::modify`].
     fn update(&self, account: Account) -> StoreFuture<'_, ()>;
+    /// Applies `change` to the account as stored, atomically: no other write to it, from
+    /// this process or another, lands between the read and the write. Returns the account
+    /// as written; [`StoreError::NotFound`] if there is none, [`StoreError::Rename`] if
+    /// `change` altered the username (nothing is written then).
+    fn modify<'a>(
+        &'a self,
+        username: &'a str,
+        change: AccountChange<'a>,
+    ) -> StoreFuture<'a, Account>;
     /// Every account, ordered by username.
     fn list(&self) -> StoreFuture<'_, Vec<Account>>;
 }
@@ -96,9 +117,42 @@ impl AccountStore for MemoryStore {
         Box::pin(async move { result })
     }
 
+    fn modify<'a>(
+        &'a self,
+        username: &'a str,
+        change: AccountChange<'a>,
+    ) -> StoreFuture<'a, Account> {
+        let result = self.with(|accounts| apply_change(accounts, username, change));
+        Box::pin(async move { result })
+    }
+
     fn list(&self) -> StoreFuture<'_, Vec<Account>> {
         let all = self.with(|accounts| accounts.values().cloned().collect());
         Box::pin(async move { Ok(all) })
+    }
+}
+
+/// Applies `change` to one account of `accounts`: the modify rule of every map-backed store
+/// (the caller holds whatever lock makes it atomic).
+pub(crate) fn apply_change(
+    accounts: &mut BTreeMap<String, Account>,
+    username: &str,
+    change: AccountChange<'_>,
+) -> Result<Account, StoreError> {
+    let slot = accounts.get_mut(username).ok_or(StoreError::NotFound)?;
+    let mut next = slot.clone();
+    change(&mut next);
+    check_no_rename(username, &next)?;
+    *slot = next.clone();
+    Ok(next)
+}
+
+/// The rule every store applies after a change: the username is the key and stays.
+pub(crate) fn check_no_rename(username: &str, changed: &Account) -> Result<(), StoreError> {
+    if changed.username == username {
+        Ok(())
+    } else {
+        Err(StoreError::Rename)
     }
 }
 
@@ -132,6 +186,9 @@ pub(crate) fn replace(
 /// password was set) lies more than `max_idle` before `now` (AC-2(3)). Returns the
 /// usernames it disabled.
 ///
+/// Each account is re-checked inside an atomic [`AccountStore::modify`], so a login or a
+/// password change that lands after the listing is neither overwritten nor disabled.
+///
 /// # Errors
 /// The first store error; accounts disabled before it stay disabled.
 pub async fn disable_inactive(
@@ -139,14 +196,28 @@ pub async fn disable_inactive(
     max_idle: Duration,
     now: SystemTime,
 ) -> Result<Vec<String>, StoreError> {
-    let mut disabled = Vec::new();
-    for mut account in store.list().await? {
+    let idle_too_long = |account: &Account| {
         let last_active = account.last_login.unwrap_or(account.password_changed_at);
-        let idle = now.duration_since(last_active).unwrap_or_default();
-        if !account.disabled && idle > max_idle {
-            account.disabled = true;
-            disabled.push(account.username.clone());
-            store.update(account).await?;
+        !account.disabled && now.duration_since(last_active).unwrap_or_default() > max_idle
+    };
+    let mut disabled = Vec::new();
+    for candidate in store.list().await? {
+        if !idle_too_long(&candidate) {
+            continue;
+        }
+        let acted = AtomicBool::new(false);
+        let change = Box::new(|account: &mut Account| {
+            if idle_too_long(account) {
+                account.disabled = true;
+                acted.store(true, Ordering::Relaxed);
+            }
+        });
+        match store.modify(&candidate.username, change).await {
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(error) => return Err(error),
+        }
+        if acted.load(Ordering::Relaxed) {
+            disabled.push(candidate.username);
         }
     }
     Ok(disabled)

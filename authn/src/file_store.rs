@@ -25,7 +25,10 @@ use std::time::SystemTime;
 use rampart_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Account, AccountStore, StoreError, StoreFuture, insert_new, replace};
+use crate::account::{
+    Account, AccountChange, AccountStore, StoreError, StoreFuture, apply_change, insert_new,
+    replace,
+};
 
 /// The largest accounts file read: far beyond any real file, small enough to never hurt.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -310,7 +313,7 @@ impl FileStore {
     }
 
     /// Read-modify-write under the cross-process lock.
-    fn modify<T>(
+    fn transact<T>(
         &self,
         change: impl FnOnce(&mut BTreeMap<String, Account>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -352,12 +355,21 @@ impl AccountStore for FileStore {
     }
 
     fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.modify(|accounts| insert_new(accounts, account));
+        let result = self.transact(|accounts| insert_new(accounts, account));
         Box::pin(async move { result })
     }
 
     fn update(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.modify(|accounts| replace(accounts, account));
+        let result = self.transact(|accounts| replace(accounts, account));
+        Box::pin(async move { result })
+    }
+
+    fn modify<'a>(
+        &'a self,
+        username: &'a str,
+        change: AccountChange<'a>,
+    ) -> StoreFuture<'a, Account> {
+        let result = self.transact(|accounts| apply_change(accounts, username, change));
         Box::pin(async move { result })
     }
 

@@ -6,14 +6,23 @@ mod file_store;
 mod local;
 mod password;
 mod policy;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_store;
 
-pub use account::{Account, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive};
+pub use account::{
+    Account, AccountChange, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive,
+};
 pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts, render_accounts};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 pub use password::{
-    HashError, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified, normalize,
+    HashError, HashMemory, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified,
+    normalize,
 };
 pub use policy::{
     Blocklist, ContextWord, MAX_CHARS_CEILING, MAX_CHARS_FLOOR, MIN_CHARS_FLOOR, PasswordContext,
     PasswordPolicy, PasswordPolicyBuilder, PolicyError, PolicyViolation, Rejection,
 };
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql_store::SqlStore;
+#[cfg(feature = "postgres")]
+pub use sql_store::{PgConnectOptions, PgSslMode};

@@ -9,7 +9,7 @@
 //!   login time for inactivity disabling.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use rampart_core::{
     Authenticated, Authenticator, AuthnError, AuthnFuture, Clock, PasswordCredential,
@@ -17,8 +17,8 @@ use rampart_core::{
 };
 use tokio::sync::Semaphore;
 
-use crate::account::{Account, AccountStore};
-use crate::password::{PasswordHasher, Verified};
+use crate::account::{Account, AccountStore, StoreError};
+use crate::password::{HashMemory, PasswordHasher, Verified};
 
 /// The `extra` key set on a user who must change their password before anything else.
 pub const MUST_CHANGE_PASSWORD: &str = "rampart.io/must-change-password";
@@ -115,7 +115,7 @@ impl<S: AccountStore> LocalAuthenticator<S> {
 
     /// The whole decision, in one place.
     async fn check(&self, credential: &PasswordCredential) -> Result<Authenticated, AuthnError> {
-        let unavailable = |_| AuthnError::Unavailable {
+        let unavailable = |_: StoreError| AuthnError::Unavailable {
             backend: self.backend.clone(),
         };
         let account = self
@@ -126,18 +126,38 @@ impl<S: AccountStore> LocalAuthenticator<S> {
         // A disabled account is verified like an unknown one: same work, same answer.
         let usable = account.filter(|account| !account.disabled);
         let stored = usable.as_ref().map(|account| account.password_hash.clone());
-        let verdict = self.verify(credential.password().clone(), stored).await?;
-        let (Some(mut account), Some(outcome)) = (usable, verdict) else {
+        let verdict = self
+            .verify(credential.password().clone(), stored.clone())
+            .await?;
+        let (Some(verified_hash), Some(rehashed)) = (stored, verdict) else {
             return Err(AuthnError::InvalidCredentials);
         };
-        if let Some(rehashed) = outcome {
-            account.password_hash = rehashed;
-            account.password_changed_at = self.clock.now();
+        let now = self.clock.now();
+        // Record the login on the account as it is now, not as it was read: an account
+        // disabled or given a new password while argon2 ran keeps that change, and the
+        // login is refused.
+        let still_valid = AtomicBool::new(false);
+        let change = Box::new(|account: &mut Account| {
+            if account.disabled || account.password_hash != verified_hash {
+                return;
+            }
+            still_valid.store(true, Ordering::Relaxed);
+            account.last_login = Some(now);
+            if let Some(rehashed) = rehashed {
+                account.password_hash = rehashed;
+                account.password_changed_at = now;
+            }
+        });
+        let account = match self.store.modify(credential.username(), change).await {
+            Ok(account) => account,
+            // Deleted while argon2 ran: as if it had never been there.
+            Err(StoreError::NotFound) => return Err(AuthnError::InvalidCredentials),
+            Err(error) => return Err(unavailable(error)),
+        };
+        if !still_valid.load(Ordering::Relaxed) {
+            return Err(AuthnError::InvalidCredentials);
         }
-        account.last_login = Some(self.clock.now());
-        let user = user_info(&account);
-        self.store.update(account).await.map_err(unavailable)?;
-        Ok(Authenticated::new(user))
+        Ok(Authenticated::new(user_info(&account)))
     }
 
     /// Runs argon2id off the async workers under the semaphore. `Ok(None)`: no match
@@ -152,13 +172,13 @@ impl<S: AccountStore> LocalAuthenticator<S> {
         let hasher = Arc::clone(&self.hasher);
         let stats = Arc::clone(&self.stats);
         let (answer, answered) = tokio::sync::oneshot::channel();
-        self.pool.run(Box::new(move || {
+        self.pool.run(Box::new(move |memory: &mut HashMemory| {
             // The permit lives as long as the computation, even if the caller gives up
             // waiting: the memory bound holds under cancellation too.
             let _permit = permit;
             let running = stats.running.fetch_add(1, Ordering::AcqRel) + 1;
             stats.peak_running.fetch_max(running, Ordering::AcqRel);
-            let result = verify_blocking(&hasher, &password, stored);
+            let result = verify_blocking(&hasher, &password, stored, memory);
             stats.running.fetch_sub(1, Ordering::AcqRel);
             // The caller may have gone; the work is done either way.
             let _ = answer.send(result);
@@ -201,15 +221,17 @@ impl<S: AccountStore> LocalAuthenticator<S> {
     }
 }
 
-/// One unit of hashing work.
-type HashJob = Box<dyn FnOnce() + Send>;
+/// One unit of hashing work, given the thread's argon2 working memory.
+type HashJob = Box<dyn FnOnce(&mut HashMemory) + Send>;
 
-/// A fixed set of threads, one per permit, that run argon2id.
+/// A fixed set of threads, one per permit, that run argon2id, each in one argon2 buffer
+/// it keeps for its whole life.
 ///
-/// Not tokio's blocking pool: that pool grows to hundreds of threads, and each new thread
-/// gets its own malloc arena that keeps an m-sized buffer after the hash is done, so the
-/// process's memory grows far past m × permits although never more than `permits` hashes
-/// run at once. With one thread per permit, what is retained is bounded too.
+/// Not tokio's blocking pool: that pool grows to hundreds of threads, each with its own
+/// malloc arena. And not a fresh buffer per hash: between two hashes the allocator hands
+/// pieces of the freed buffer to other tasks, so the next one needs new pages and the
+/// process grows far past m × permits although never more than `permits` hashes run at
+/// once. With one thread and one buffer per permit, what is retained is bounded too.
 struct HashPool {
     jobs: std::sync::mpsc::SyncSender<HashJob>,
 }
@@ -224,13 +246,14 @@ impl HashPool {
             let spawned = std::thread::Builder::new()
                 .name(format!("rampart-argon2-{n}"))
                 .spawn(move || {
+                    let mut memory = HashMemory::new();
                     loop {
                         let job = match queue.lock() {
                             Ok(queue) => queue.recv(),
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => job(&mut memory),
                             // The authenticator is gone.
                             Err(_) => return,
                         }
@@ -264,12 +287,13 @@ fn verify_blocking(
     hasher: &PasswordHasher,
     password: &SecretString,
     stored: Option<String>,
+    memory: &mut HashMemory,
 ) -> (Verified, bool, Option<String>) {
     match stored {
-        None => (hasher.verify_dummy(password), true, None),
-        Some(stored) => match hasher.verify(password, &stored) {
+        None => (hasher.verify_dummy_with(password, memory), true, None),
+        Some(stored) => match hasher.verify_with(password, &stored, memory) {
             Ok(verified @ Verified::Match { needs_rehash: true }) => {
-                (verified, false, hasher.hash(password).ok())
+                (verified, false, hasher.hash_with(password, memory).ok())
             }
             Ok(verified) => (verified, false, None),
             // A malformed or out-of-bounds stored hash is a failed login, never a pass.

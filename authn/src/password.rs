@@ -10,13 +10,17 @@
 //! - [`PasswordHasher::verify_dummy`] does the full work of a verification against a hash of
 //!   the current parameters and always fails: the unknown-user path costs what a wrong
 //!   password costs.
+//! - The argon2 working memory is a [`HashMemory`] the caller may keep and hand in again
+//!   (`*_with`), so a thread that hashes all day holds one buffer of m KiB instead of
+//!   asking the allocator for a fresh one per login. It is wiped after every use: a
+//!   filled argon2 memory lets a password guess be checked without the memory-hard work.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
 use rampart_core::SecretString;
+use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Why hashing or verifying could not be done (a wrong password is not an error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,11 +207,47 @@ pub(crate) fn nfkc(text: &str) -> String {
     text.nfkc().collect()
 }
 
+/// argon2 working memory, reusable across hashes and wiped after each.
+///
+/// It keeps at most the current parameters' size between uses: a stored hash with a
+/// larger memory cost (still within [`StoredLimits`]) gets a buffer of its own that is
+/// freed when that verification ends.
+#[derive(Default)]
+pub struct HashMemory {
+    blocks: Vec<Block>,
+}
+
+impl HashMemory {
+    /// Empty; it grows on first use.
+    pub fn new() -> Self {
+        HashMemory::default()
+    }
+
+    /// Bytes currently held.
+    pub fn capacity_bytes(&self) -> usize {
+        self.blocks.capacity().saturating_mul(Block::SIZE)
+    }
+}
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashMemory")
+            .field("bytes", &self.capacity_bytes())
+            .finish()
+    }
+}
+
+impl Drop for HashMemory {
+    fn drop(&mut self) {
+        self.blocks.zeroize();
+    }
+}
+
 /// Hashes and verifies passwords with argon2id.
 pub struct PasswordHasher {
     params: HashParams,
     limits: StoredLimits,
-    argon: Argon2<'static>,
+    argon_params: Params,
     dummy: String,
 }
 
@@ -220,10 +260,32 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
-fn argon(params: &HashParams) -> Result<Argon2<'static>, HashError> {
-    let params =
-        Params::new(params.m_kib, params.t, params.p, None).map_err(|_| HashError::Internal)?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// The one place argon2id runs: `out` receives the tag of `password` under `salt` and
+/// `params`, computed in `memory`, which is wiped afterwards.
+fn argon2id_into(
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut HashMemory,
+    keep_blocks: usize,
+) -> Result<(), HashError> {
+    let needed = params.block_count();
+    let mut oversized = Vec::new();
+    let blocks = if needed <= keep_blocks.max(memory.blocks.len()) {
+        if memory.blocks.len() < needed {
+            memory.blocks.resize(needed, Block::default());
+        }
+        memory.blocks.get_mut(..needed).ok_or(HashError::Internal)?
+    } else {
+        oversized.resize(needed, Block::default());
+        oversized.as_mut_slice()
+    };
+    let result = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password, salt, out, &mut *blocks)
+        .map_err(|_| HashError::Internal);
+    blocks.iter_mut().for_each(Zeroize::zeroize);
+    result
 }
 
 impl PasswordHasher {
@@ -233,19 +295,18 @@ impl PasswordHasher {
     /// The parameters cannot be used (they come from the validated builder, so only on an
     /// internal failure).
     pub fn new(params: HashParams, limits: StoredLimits) -> Result<Self, HashError> {
-        let argon = argon(&params)?;
-        // A hash at the current parameters for the unknown-user path; what it hashes does
-        // not matter, `verify_dummy` never reports a match.
-        let dummy = argon
-            .hash_password(b"rampart unknown-user dummy")
-            .map_err(|_| HashError::Internal)?
-            .to_string();
-        Ok(PasswordHasher {
+        let argon_params =
+            Params::new(params.m_kib, params.t, params.p, None).map_err(|_| HashError::Internal)?;
+        let mut hasher = PasswordHasher {
             params,
             limits,
-            argon,
-            dummy,
-        })
+            argon_params,
+            dummy: String::new(),
+        };
+        // A hash at the current parameters for the unknown-user path; what it hashes does
+        // not matter, `verify_dummy` never reports a match.
+        hasher.dummy = hasher.hash_bytes(b"rampart unknown-user dummy", &mut HashMemory::new())?;
+        Ok(hasher)
     }
 
     /// The parameters new hashes use.
@@ -258,11 +319,40 @@ impl PasswordHasher {
     /// # Errors
     /// [`HashError::Internal`] if the hash function fails.
     pub fn hash(&self, password: &SecretString) -> Result<String, HashError> {
-        let normalized = normalize(password);
-        self.argon
-            .hash_password(normalized.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|_| HashError::Internal)
+        self.hash_with(password, &mut HashMemory::new())
+    }
+
+    /// [`PasswordHasher::hash`] in reusable working memory.
+    ///
+    /// # Errors
+    /// [`HashError::Internal`] if the hash function fails.
+    pub fn hash_with(
+        &self,
+        password: &SecretString,
+        memory: &mut HashMemory,
+    ) -> Result<String, HashError> {
+        self.hash_bytes(normalize(password).as_bytes(), memory)
+    }
+
+    fn hash_bytes(&self, password: &[u8], memory: &mut HashMemory) -> Result<String, HashError> {
+        let salt = Salt::generate();
+        let mut tag = Zeroizing::new([0u8; Params::DEFAULT_OUTPUT_LEN]);
+        argon2id_into(
+            &self.argon_params,
+            password,
+            &salt,
+            tag.as_mut_slice(),
+            memory,
+            self.argon_params.block_count(),
+        )?;
+        let phc = PasswordHash {
+            algorithm: ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.argon_params).map_err(|_| HashError::Internal)?,
+            salt: Some(salt),
+            hash: Some(Output::new(tag.as_slice()).map_err(|_| HashError::Internal)?),
+        };
+        Ok(phc.to_string())
     }
 
     /// The parameters a stored hash names, if it is an argon2id PHC string within the limits.
@@ -270,8 +360,13 @@ impl PasswordHasher {
     /// # Errors
     /// [`HashError::Malformed`] or [`HashError::OutOfBounds`]; no hashing work is done.
     pub fn stored_params(&self, stored: &str) -> Result<HashParams, HashError> {
+        self.parse_stored(stored).map(|(found, _)| found)
+    }
+
+    /// Parses and bounds a stored hash: the one gate before any argon2 work.
+    fn parse_stored(&self, stored: &str) -> Result<(HashParams, Stored), HashError> {
         let parsed = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
-        if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(0x13) {
+        if parsed.algorithm != ARGON2ID_IDENT || parsed.version != Some(0x13) {
             return Err(HashError::Malformed);
         }
         let params = Params::try_from(&parsed).map_err(|_| HashError::Malformed)?;
@@ -290,7 +385,10 @@ impl PasswordHasher {
                 max_p: self.limits.max_p,
             });
         }
-        Ok(found)
+        let (Some(salt), Some(tag)) = (parsed.salt, parsed.hash) else {
+            return Err(HashError::Malformed);
+        };
+        Ok((found, Stored { params, salt, tag }))
     }
 
     /// Verifies a password (normalised first) against a stored hash, after bounding the
@@ -299,25 +397,59 @@ impl PasswordHasher {
     /// # Errors
     /// The stored hash is malformed or out of bounds (the caller must deny).
     pub fn verify(&self, password: &SecretString, stored: &str) -> Result<Verified, HashError> {
-        let found = self.stored_params(stored)?;
-        let parsed = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
-        let normalized = normalize(password);
-        match self.argon.verify_password(normalized.as_bytes(), &parsed) {
-            Ok(()) => Ok(Verified::Match {
+        self.verify_with(password, stored, &mut HashMemory::new())
+    }
+
+    /// [`PasswordHasher::verify`] in reusable working memory.
+    ///
+    /// # Errors
+    /// The stored hash is malformed or out of bounds (the caller must deny).
+    pub fn verify_with(
+        &self,
+        password: &SecretString,
+        stored: &str,
+        memory: &mut HashMemory,
+    ) -> Result<Verified, HashError> {
+        let (found, stored) = self.parse_stored(stored)?;
+        let expected = stored.tag.as_bytes();
+        let mut tag = Zeroizing::new(vec![0u8; expected.len()]);
+        argon2id_into(
+            &stored.params,
+            normalize(password).as_bytes(),
+            &stored.salt,
+            tag.as_mut_slice(),
+            memory,
+            self.argon_params.block_count(),
+        )
+        .map_err(|_| HashError::Malformed)?;
+        if bool::from(tag.as_slice().ct_eq(expected)) {
+            Ok(Verified::Match {
                 needs_rehash: !found.at_least(&self.params),
-            }),
-            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(Verified::Mismatch),
-            Err(_) => Err(HashError::Malformed),
+            })
+        } else {
+            Ok(Verified::Mismatch)
         }
     }
 
     /// Does the work of one verification at the current parameters and fails: call it for
     /// unknown or disabled accounts so they cost what a wrong password costs.
     pub fn verify_dummy(&self, password: &SecretString) -> Verified {
-        match self.verify(password, &self.dummy) {
+        self.verify_dummy_with(password, &mut HashMemory::new())
+    }
+
+    /// [`PasswordHasher::verify_dummy`] in reusable working memory.
+    pub fn verify_dummy_with(&self, password: &SecretString, memory: &mut HashMemory) -> Verified {
+        match self.verify_with(password, &self.dummy, memory) {
             Ok(_) | Err(_) => Verified::Mismatch,
         }
     }
+}
+
+/// A stored hash, parsed and bounded.
+struct Stored {
+    params: Params,
+    salt: Salt,
+    tag: Output,
 }
 
 #[cfg(test)]
@@ -438,6 +570,60 @@ mod tests {
             current.stored_params(&current.dummy),
             Ok(HashParams::DEFAULT),
             "the dummy uses the current parameters"
+        );
+    }
+
+    /// Reused memory gives the same answers, is wiped after each use, and keeps no more
+    /// than the current parameters' size after a larger stored hash.
+    #[test]
+    fn working_memory_is_reused_wiped_and_bounded() {
+        let hasher = fast();
+        let mut memory = HashMemory::new();
+        let password = secret("correct horse battery staple");
+        let hash = hasher.hash_with(&password, &mut memory).unwrap();
+        let salt = hash.split('$').nth(4).unwrap();
+        assert_eq!(salt.len(), 22, "16-byte salt: {hash}");
+        let current_bytes = 8 * 1024 * 1024;
+        assert_eq!(memory.capacity_bytes(), current_bytes);
+        for _ in 0..2 {
+            assert_eq!(
+                hasher.verify_with(&password, &hash, &mut memory),
+                Ok(Verified::Match {
+                    needs_rehash: false
+                })
+            );
+            assert_eq!(
+                hasher.verify_with(&secret("wrong"), &hash, &mut memory),
+                Ok(Verified::Mismatch)
+            );
+            assert!(
+                memory
+                    .blocks
+                    .iter()
+                    .all(|block| block.as_ref().iter().all(|word| *word == 0)),
+                "wiped after use"
+            );
+        }
+        let bigger = PasswordHasher::new(
+            HashParams::builder().m_kib(12 * 1024).t(5).build().unwrap(),
+            StoredLimits::default(),
+        )
+        .unwrap();
+        let big_hash = bigger.hash(&password).unwrap();
+        assert_eq!(
+            hasher.verify_with(&password, &big_hash, &mut memory),
+            Ok(Verified::Match {
+                needs_rehash: false
+            })
+        );
+        assert_eq!(
+            memory.capacity_bytes(),
+            current_bytes,
+            "larger buffer not kept"
+        );
+        assert_eq!(
+            hasher.verify_dummy_with(&password, &mut memory),
+            Verified::Mismatch
         );
     }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rampart_authn::{
-    Account, AccountStore, HashParams, LocalAuthenticator, MUST_CHANGE_PASSWORD, MemoryStore,
-    PasswordHasher, StoreError, StoreFuture, StoredLimits, disable_inactive,
+    Account, AccountChange, AccountStore, HashParams, LocalAuthenticator, MUST_CHANGE_PASSWORD,
+    MemoryStore, PasswordHasher, StoreError, StoreFuture, StoredLimits, disable_inactive,
 };
 use rampart_core::{
     Authenticator, AuthnError, ManualClock, PasswordCredential, RequestContext, SecretString,
@@ -268,12 +268,94 @@ impl AccountStore for DownStore {
             })
         })
     }
+    fn modify<'a>(
+        &'a self,
+        _username: &'a str,
+        _change: AccountChange<'a>,
+    ) -> StoreFuture<'a, Account> {
+        Box::pin(async {
+            Err(StoreError::Unavailable {
+                what: "connection refused".into(),
+            })
+        })
+    }
     fn list(&self) -> StoreFuture<'_, Vec<Account>> {
         Box::pin(async {
             Err(StoreError::Unavailable {
                 what: "connection refused".into(),
             })
         })
+    }
+}
+
+/// A store where an administrator acts right after the authenticator reads an account,
+/// while argon2 runs: `act` is applied to the stored account after `get` returns.
+struct AdminActsDuringLogin {
+    inner: MemoryStore,
+    act: fn(&mut Account),
+}
+
+impl AccountStore for AdminActsDuringLogin {
+    fn get<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Account>> {
+        Box::pin(async move {
+            let read = self.inner.get(username).await?;
+            let act = self.act;
+            self.inner.modify(username, Box::new(act)).await?;
+            Ok(read)
+        })
+    }
+    fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
+        self.inner.insert(account)
+    }
+    fn update(&self, account: Account) -> StoreFuture<'_, ()> {
+        self.inner.update(account)
+    }
+    fn modify<'a>(
+        &'a self,
+        username: &'a str,
+        change: AccountChange<'a>,
+    ) -> StoreFuture<'a, Account> {
+        self.inner.modify(username, change)
+    }
+    fn list(&self) -> StoreFuture<'_, Vec<Account>> {
+        self.inner.list()
+    }
+}
+
+/// An account disabled, or given a new password, while its login was being verified:
+/// the login is refused and the administrator's change stands (no write-back of the
+/// stale record, no rehash over the new password).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_during_verification_wins_over_the_login() {
+    // The stored hash is older than the authenticator's parameters: a login would rehash.
+    let old = hasher(7168);
+    let disable: fn(&mut Account) = |account| account.disabled = true;
+    let new_password: fn(&mut Account) = |account| {
+        account.password_hash =
+            "$argon2id$v=19$m=7168,t=5,p=1$bmV3c2FsdG5ld3NhbHQ$bmV3aGFzaG5ld2hhc2huZXdoYXNo".into();
+    };
+    for act in [disable, new_password] {
+        let inner = MemoryStore::new();
+        let original = account("alice", "alice's long passphrase", &old);
+        inner.insert(original.clone()).await.unwrap();
+        let store = AdminActsDuringLogin { inner, act };
+        let auth = LocalAuthenticator::new(store, hasher(8 * 1024), 1, 1, Arc::new(clock()));
+        let result = auth
+            .authenticate(
+                &login("alice", "alice's long passphrase"),
+                &RequestContext::new(),
+            )
+            .await;
+        assert_eq!(result, Err(AuthnError::InvalidCredentials));
+        let after = auth.store().inner.get("alice").await.unwrap().unwrap();
+        let mut expected = original;
+        act(&mut expected);
+        assert_eq!(
+            after, expected,
+            "the administrator's change stands, untouched"
+        );
+        assert_eq!(after.last_login, None, "no login recorded");
+        assert_eq!(auth.stats().verifications(), 1, "the work was done");
     }
 }
 
