@@ -100,7 +100,7 @@ pub fn run(command: AuditCommand) -> ExitCode {
     }
 }
 
-fn chain_from(key: Option<&PathBuf>) -> Result<Chain, ExitCode> {
+pub(crate) fn chain_from(key: Option<&PathBuf>) -> Result<Chain, ExitCode> {
     match key {
         None => Ok(Chain::Sha256),
         Some(path) => Chain::hmac_from_file(path).map_err(|error| {

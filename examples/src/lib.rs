@@ -5,3 +5,4 @@
 pub mod audit;
 pub mod authz;
 pub mod passwd;
+pub mod users;

@@ -27,12 +27,9 @@ pub enum PasswdCommand {
     Check(PolicyArgs),
 }
 
-/// Policy options shared by `hash` and `check`.
+/// The policy's knobs, shared by every command that judges a password.
 #[derive(Debug, Args)]
-pub struct PolicyArgs {
-    /// The account's username (refused inside the password).
-    #[arg(long)]
-    username: Option<String>,
+pub struct RuleArgs {
     /// The service's name (refused inside the password).
     #[arg(long)]
     service: Option<String>,
@@ -41,11 +38,21 @@ pub struct PolicyArgs {
     min_chars: usize,
 }
 
-/// Arguments of `hash`.
+/// Arguments of `check`.
 #[derive(Debug, Args)]
-pub struct HashArgs {
+pub struct PolicyArgs {
+    /// The account's username (refused inside the password).
+    #[arg(long)]
+    username: Option<String>,
     #[command(flatten)]
-    policy: PolicyArgs,
+    rules: RuleArgs,
+}
+
+/// How a new password is judged and hashed: `passwd hash`, `users add`, `users set-password`.
+#[derive(Debug, Args)]
+pub struct NewPasswordArgs {
+    #[command(flatten)]
+    rules: RuleArgs,
     /// Hash without checking the policy (for migrating existing passwords).
     #[arg(long)]
     skip_policy: bool,
@@ -58,6 +65,16 @@ pub struct HashArgs {
     /// argon2id lanes.
     #[arg(long, default_value_t = HashParams::DEFAULT.p())]
     p: u32,
+}
+
+/// Arguments of `hash`.
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// The account's username (refused inside the password).
+    #[arg(long)]
+    username: Option<String>,
+    #[command(flatten)]
+    new: NewPasswordArgs,
 }
 
 /// Arguments of `verify`.
@@ -85,7 +102,7 @@ pub fn run(command: PasswdCommand) -> ExitCode {
 }
 
 /// One line from stdin without its line ending (`\n` or `\r\n`).
-fn read_password() -> Result<SecretString, String> {
+pub(crate) fn read_password() -> Result<SecretString, String> {
     let mut raw = Zeroizing::new(Vec::new());
     io::stdin()
         .take(MAX_STDIN + 1)
@@ -105,7 +122,7 @@ fn read_password() -> Result<SecretString, String> {
     Ok(SecretString::from(text))
 }
 
-fn policy(args: &PolicyArgs) -> Result<PasswordPolicy, ExitCode> {
+fn policy(args: &RuleArgs) -> Result<PasswordPolicy, ExitCode> {
     let mut builder = PasswordPolicy::builder().min_chars(args.min_chars);
     if let Some(service) = &args.service {
         builder = builder.service_name(service);
@@ -118,12 +135,13 @@ fn policy(args: &PolicyArgs) -> Result<PasswordPolicy, ExitCode> {
 
 /// The policy verdict as one JSON object (`accepted`, `reasons[{code, message}]`).
 fn judge(
-    args: &PolicyArgs,
+    args: &RuleArgs,
+    username: Option<&str>,
     password: &SecretString,
 ) -> Result<(bool, serde_json::Value), ExitCode> {
     let policy = policy(args)?;
     let context = PasswordContext {
-        username: args.username.as_deref(),
+        username,
         other: &[],
     };
     let reasons = match policy.check(password, &context) {
@@ -141,7 +159,7 @@ fn judge(
 }
 
 fn check(args: &PolicyArgs, password: &SecretString) -> ExitCode {
-    match judge(args, password) {
+    match judge(&args.rules, args.username.as_deref(), password) {
         Ok((accepted, verdict)) => {
             println!("{verdict}");
             if accepted {
@@ -154,36 +172,42 @@ fn check(args: &PolicyArgs, password: &SecretString) -> ExitCode {
     }
 }
 
-/// Prints only the PHC string on success, so `$(rampart passwd hash)` captures it; a
-/// refusal prints the verdict on stderr and exits 1.
+/// Prints only the PHC string on success, so `$(rampart passwd hash)` captures it.
 fn hash(args: &HashArgs, password: &SecretString) -> ExitCode {
+    match new_hash(&args.new, args.username.as_deref(), password) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Judges a new password (unless `--skip-policy`) and hashes it. A refusal prints the
+/// verdict on stderr and is exit 1; bad parameters are exit 2.
+pub(crate) fn new_hash(
+    args: &NewPasswordArgs,
+    username: Option<&str>,
+    password: &SecretString,
+) -> Result<String, ExitCode> {
     if !args.skip_policy {
-        match judge(&args.policy, password) {
-            Ok((true, _)) => {}
-            Ok((false, verdict)) => {
-                eprintln!("{verdict}");
-                return ExitCode::from(1);
-            }
-            Err(code) => return code,
+        let (accepted, verdict) = judge(&args.rules, username, password)?;
+        if !accepted {
+            eprintln!("{verdict}");
+            return Err(ExitCode::from(1));
         }
     }
-    let hashed = HashParams::builder()
+    HashParams::builder()
         .m_kib(args.m_kib)
         .t(args.t)
         .p(args.p)
         .build()
         .and_then(|params| PasswordHasher::new(params, StoredLimits::default()))
-        .and_then(|hasher| hasher.hash(password));
-    match hashed {
-        Ok(phc) => {
-            println!("{phc}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
+        .and_then(|hasher| hasher.hash(password))
+        .map_err(|error| {
             eprintln!("error: {error}");
             ExitCode::from(2)
-        }
-    }
+        })
 }
 
 fn verify(args: &VerifyArgs, password: &SecretString) -> ExitCode {

@@ -8,6 +8,7 @@ use rampart_core::CATALOGUE;
 use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
 use rampart_examples::passwd::{self, PasswdCommand};
+use rampart_examples::users::{self, UsersCommand};
 
 /// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
 #[derive(Debug, Parser)]
@@ -28,6 +29,9 @@ enum Command {
     /// Local passwords: hash, verify, check against the policy (password on stdin).
     #[command(subcommand)]
     Passwd(PasswdCommand),
+    /// Local accounts in an accounts file: add, disable, enable, set-password, list.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Print the audit event catalogue (name, code, meaning) as JSON lines.
     Catalogue,
 }
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Authz(command) => authz::run(command),
         Command::Passwd(command) => passwd::run(command),
+        Command::Users(command) => users::run(command),
         Command::Catalogue => {
             for (_, name, code, meaning) in CATALOGUE {
                 let line = serde_json::json!({ "action": name, "code": code, "meaning": meaning });
