@@ -203,8 +203,9 @@ impl FileStore {
                 broken: None,
             }),
         };
-        if !store.path.exists() {
+        {
             let _lock = store.lock()?;
+            store.remove_stale_temporaries();
             if !store.path.exists() {
                 store.write_file(&BTreeMap::new())?;
             }
@@ -283,6 +284,36 @@ impl FileStore {
                 what: format!("locking {}: {e}", self.lock_path.display()),
             })?;
         Ok(file)
+    }
+
+    /// Removes `<file>.tmp-<pid>` files left by writers killed before their rename. Called
+    /// under the lock, which every writer holds while its temporary file exists.
+    fn remove_stale_temporaries(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let mut prefix = name.to_os_string();
+        prefix.push(".tmp-");
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let entry_name = entry.file_name();
+            let stale = entry_name
+                .to_str()
+                .zip(prefix.to_str())
+                .and_then(|(entry_name, prefix)| entry_name.strip_prefix(prefix))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+            if stale {
+                // Best effort: a leftover costs disk space, not correctness.
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Writes a whole new file and renames it into place, durably.

@@ -29,6 +29,7 @@ pub struct LocalStats {
     verifications: AtomicU64,
     dummy_verifications: AtomicU64,
     rehashes: AtomicU64,
+    unusable_hashes: AtomicU64,
     overloaded: AtomicU64,
     running: AtomicU64,
     peak_running: AtomicU64,
@@ -39,9 +40,15 @@ impl LocalStats {
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
     }
-    /// Of those, verifications against the dummy hash (unknown or disabled accounts).
+    /// Of those, verifications against the dummy hash (unknown or disabled accounts, and
+    /// stored hashes that cannot be used).
     pub fn dummy_verifications(&self) -> u64 {
         self.dummy_verifications.load(Ordering::Relaxed)
+    }
+    /// Logins refused because the stored hash was malformed or beyond the limits: each
+    /// is an account an operator must repair (its holder cannot log in).
+    pub fn unusable_hashes(&self) -> u64 {
+        self.unusable_hashes.load(Ordering::Relaxed)
     }
     /// Hashes upgraded to the current parameters after a successful login.
     pub fn rehashes(&self) -> u64 {
@@ -183,7 +190,12 @@ impl<S: AccountStore> LocalAuthenticator<S> {
             // The caller may have gone; the work is done either way.
             let _ = answer.send(result);
         }))?;
-        let (verified, dummy, rehashed) = answered.await.map_err(|_| AuthnError::Internal {
+        let Checked {
+            verified,
+            dummy,
+            unusable,
+            rehashed,
+        } = answered.await.map_err(|_| AuthnError::Internal {
             what: "password verification task failed".into(),
         })?;
         self.stats.verifications.fetch_add(1, Ordering::Relaxed);
@@ -191,6 +203,9 @@ impl<S: AccountStore> LocalAuthenticator<S> {
             self.stats
                 .dummy_verifications
                 .fetch_add(1, Ordering::Relaxed);
+        }
+        if unusable {
+            self.stats.unusable_hashes.fetch_add(1, Ordering::Relaxed);
         }
         if rehashed.is_some() {
             self.stats.rehashes.fetch_add(1, Ordering::Relaxed);
@@ -282,23 +297,53 @@ impl Drop for Leave<'_> {
     }
 }
 
-/// One verification on the blocking pool: (verdict, was it the dummy, fresh hash).
+/// What one verification on the hashing pool found.
+struct Checked {
+    verified: Verified,
+    /// The work was a dummy verification (no usable account or hash).
+    dummy: bool,
+    /// The stored hash was malformed or beyond the limits.
+    unusable: bool,
+    /// A fresh hash at the current parameters, after a match against weaker ones.
+    rehashed: Option<String>,
+}
+
+/// One verification on the hashing pool. Every path does the work of one verification at
+/// the current parameters or more: a stored hash that cannot be used is answered with a
+/// dummy verification, so it fails as slowly as a wrong password and timing cannot tell
+/// which accounts have a damaged hash.
 fn verify_blocking(
     hasher: &PasswordHasher,
     password: &SecretString,
     stored: Option<String>,
     memory: &mut HashMemory,
-) -> (Verified, bool, Option<String>) {
-    match stored {
-        None => (hasher.verify_dummy_with(password, memory), true, None),
-        Some(stored) => match hasher.verify_with(password, &stored, memory) {
-            Ok(verified @ Verified::Match { needs_rehash: true }) => {
-                (verified, false, hasher.hash_with(password, memory).ok())
-            }
-            Ok(verified) => (verified, false, None),
-            // A malformed or out-of-bounds stored hash is a failed login, never a pass.
-            Err(_) => (Verified::Mismatch, false, None),
+) -> Checked {
+    let dummy = |unusable, memory: &mut HashMemory| Checked {
+        verified: hasher.verify_dummy_with(password, memory),
+        dummy: true,
+        unusable,
+        rehashed: None,
+    };
+    let Some(stored) = stored else {
+        return dummy(false, memory);
+    };
+    match hasher.verify_with(password, &stored, memory) {
+        Ok(verified @ Verified::Match { needs_rehash }) => Checked {
+            verified,
+            dummy: false,
+            unusable: false,
+            rehashed: needs_rehash
+                .then(|| hasher.hash_with(password, memory).ok())
+                .flatten(),
         },
+        Ok(Verified::Mismatch) => Checked {
+            verified: Verified::Mismatch,
+            dummy: false,
+            unusable: false,
+            rehashed: None,
+        },
+        // Malformed or out of bounds (no work was done): a failed login, never a pass.
+        Err(_) => dummy(true, memory),
     }
 }
 

@@ -227,13 +227,26 @@ fn a_writer_killed_at_any_moment_leaves_a_whole_file() {
             accounts.len()
         );
         last_count = accounts.len();
-        // And the store reopens on what the crash left.
+        // And the store reopens on what the crash left, removing the temporary file a
+        // writer killed before its rename leaves behind.
         FileStore::open(&path).unwrap();
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
     assert!(
         last_count > 1,
         "the child never wrote: the test proved nothing"
     );
+    // A leftover of a writer killed between write and rename goes; other files stay.
+    std::fs::write(dir.join("users.yaml.tmp-4242"), "half a file").unwrap();
+    std::fs::write(dir.join("users.yaml.tmp-notes"), "mine").unwrap();
+    FileStore::open(&path).unwrap();
+    assert!(!dir.join("users.yaml.tmp-4242").exists());
+    assert!(dir.join("users.yaml.tmp-notes").exists());
 }
 
 #[test]

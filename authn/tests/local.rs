@@ -176,6 +176,10 @@ async fn corrupted_and_hostile_stored_hashes_never_log_in() {
             .await;
         assert_eq!(result, Err(AuthnError::InvalidCredentials), "{name}");
     }
+    // Both were answered with the work of a real verification, and counted for operators.
+    assert_eq!(auth.stats().unusable_hashes(), 2);
+    assert_eq!(auth.stats().dummy_verifications(), 2);
+    assert_eq!(auth.stats().verifications(), 2);
 }
 
 /// A flood far beyond the bound: at most `permits` hashes ever run at once, at most
