@@ -1,2 +1,28 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+mod ca;
+mod csr;
+mod error;
+mod files;
+mod identity;
+mod key;
+mod name;
+mod pem;
+mod policy;
+
+pub use ca::{
+    AltNames, CertificateAuthority, DEFAULT_BACKDATE, Issued, LeafRequest, PermittedNames, Usage,
+    system_clock,
+};
+pub use csr::{MAX_CSR_BYTES, VerifiedCsr, verify_csr};
+pub use error::CertError;
+pub use files::{remove_securely, write_certificates};
+pub use identity::{Summary, summarize_certificate, summarize_csr, user_from_certificate};
+pub use key::{KeyAlgorithm, PrivateKey};
+pub use name::Subject;
+pub use pem::{certificates_from_pem, certificates_to_pem};
+pub use policy::{
+    Candidate, KubernetesSigner, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy, format_duration,
+    parse_duration,
+};

@@ -46,6 +46,33 @@ impl UserInfo {
     /// The group every authenticated request carries in Kubernetes.
     pub const AUTHENTICATED_GROUP: &'static str = "system:authenticated";
 
+    /// The certificate subject attribute Kubernetes (1.33+) reads a user's uid from.
+    pub const CERTIFICATE_UID_OID: &'static str = "1.3.6.1.4.1.57683.2";
+
+    /// The user a verified client certificate names, by Kubernetes' rule (the x509
+    /// authenticator's `CommonNameUserConversion`): username = subject CN, groups =
+    /// subject O in order, uid = the [`UserInfo::CERTIFICATE_UID_OID`] attribute. `None`
+    /// when the CN is empty: Kubernetes then does not authenticate the request. The one
+    /// mapping both the certificate block and the X.509 authenticator use.
+    pub fn from_certificate_subject(
+        common_name: &str,
+        organizations: &[String],
+        uid: Option<&str>,
+    ) -> Option<UserInfo> {
+        if common_name.is_empty() {
+            return None;
+        }
+        let user = UserInfo {
+            username: common_name.to_owned(),
+            groups: organizations.to_vec(),
+            ..UserInfo::default()
+        };
+        Some(match uid {
+            Some(uid) => user.with_uid(uid),
+            None => user,
+        })
+    }
+
     /// A user with a name and nothing else.
     pub fn new(username: impl Into<String>) -> Self {
         UserInfo {
@@ -106,6 +133,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_subjects_map_as_kubernetes_maps_them() {
+        let groups = vec![
+            "system:nodes".to_owned(),
+            "dev".to_owned(),
+            "dev".to_owned(),
+        ];
+        let user = UserInfo::from_certificate_subject("system:node:n1", &groups, None).unwrap();
+        assert_eq!(user.username, "system:node:n1");
+        // Organisations are kept as given, duplicates included, as Go's pkix.Name has them.
+        assert_eq!(user.groups, groups);
+        assert_eq!(user.uid, "");
+        let user = UserInfo::from_certificate_subject("alice", &[], Some("u-1")).unwrap();
+        assert_eq!(user.uid, "u-1");
+        assert_eq!(UserInfo::from_certificate_subject("", &groups, None), None);
+    }
 
     #[test]
     fn empty_fields_are_omitted_and_null_reads_as_empty() {

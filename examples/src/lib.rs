@@ -4,5 +4,6 @@
 
 pub mod audit;
 pub mod authz;
+pub mod certs;
 pub mod passwd;
 pub mod users;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use rampart_core::CATALOGUE;
 use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
+use rampart_examples::certs::{self, CertsCommand};
 use rampart_examples::passwd::{self, PasswdCommand};
 use rampart_examples::users::{self, UsersCommand};
 
@@ -26,6 +27,9 @@ enum Command {
     /// Kubernetes RBAC, answered offline from manifests.
     #[command(subcommand)]
     Authz(AuthzCommand),
+    /// A small CA: init-ca, issue, sign-csr, inspect.
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Local passwords: hash, verify, check against the policy (password on stdin).
     #[command(subcommand)]
     Passwd(PasswdCommand),
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Audit(command) => audit::run(command),
         Command::Authz(command) => authz::run(command),
+        Command::Certs(command) => certs::run(command),
         Command::Passwd(command) => passwd::run(command),
         Command::Users(command) => users::run(command),
         Command::Catalogue => {

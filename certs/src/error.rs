@@ -1,0 +1,48 @@
+//! What can go wrong, by kind. Messages name what and why; never key material.
+
+use std::path::Path;
+
+/// Why a certificate operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertError {
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// Input that is not what it claims to be (PEM, DER, a key, a name, a duration).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// A signature did not verify (a CSR without proof of possession, a tampered file).
+    #[error("signature check failed: {0}")]
+    BadSignature(String),
+    /// The signing policy refuses the request; the reason says which rule.
+    #[error("refused by the signing policy: {0}")]
+    Refused(String),
+    /// The operation is not possible with this CA (expired, not a CA, key mismatch).
+    #[error("unusable CA: {0}")]
+    UnusableCa(String),
+    /// ring reported a failure.
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(String),
+    /// An ASN.1 encoding or decoding step failed.
+    #[error("ASN.1 error: {0}")]
+    Der(String),
+}
+
+impl CertError {
+    pub(crate) fn io(path: &Path, error: &std::io::Error) -> Self {
+        CertError::Io {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    pub(crate) fn der(error: impl std::fmt::Display) -> Self {
+        CertError::Der(error.to_string())
+    }
+}

@@ -1,0 +1,105 @@
+//! Writing key and certificate files, and removing them (SC-12, SC-28).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::CertError;
+
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes `bytes` to `path` with `mode`: a temporary file created with that mode (never
+/// briefly world-readable), synced, renamed over `path`, and the directory synced.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
+    let io = |error: std::io::Error| CertError::io(path, &error);
+    let dir = parent(path);
+    let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
+    temp_name.push(format!(".tmp-{}", std::process::id()));
+    let temp = dir.join(temp_name);
+    let _ = fs::remove_file(&temp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&temp)
+        .map_err(io)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(error) = written.and_then(|()| fs::rename(&temp, path)) {
+        let _ = fs::remove_file(&temp);
+        return Err(io(error));
+    }
+    File::open(&dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
+/// A private key file: mode 0600.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CertError> {
+    write_atomically(path, bytes, 0o600)
+}
+
+/// A certificate file: mode 0644.
+pub(crate) fn write_public(path: &Path, bytes: &[u8]) -> Result<(), CertError> {
+    write_atomically(path, bytes, 0o644)
+}
+
+/// Removes issued key and certificate files, overwriting each with zeros and syncing
+/// before unlinking, so the key does not linger in the file's old blocks on filesystems
+/// that overwrite in place. (Copy-on-write filesystems and SSD wear levelling may keep old
+/// blocks regardless: short certificate lifetimes are the real protection.) Files that do
+/// not exist are skipped; every file is attempted even if one fails.
+///
+/// # Errors
+/// The first file that could not be overwritten or removed.
+pub fn remove_securely(paths: &[&Path]) -> Result<(), CertError> {
+    let mut first_error = None;
+    for path in paths {
+        if let Err(error) = remove_one(path) {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn remove_one(path: &Path) -> Result<(), CertError> {
+    let io = |error: std::io::Error| CertError::io(path, &error);
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(io(error)),
+    };
+    // A symlink is removed, never followed: overwriting its target could destroy an
+    // unrelated file.
+    if meta.is_file() {
+        let mut file = OpenOptions::new().write(true).open(path).map_err(io)?;
+        let zeros = vec![0u8; 64 * 1024];
+        let mut left = meta.len();
+        while left > 0 {
+            let chunk = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+            file.write_all(zeros.get(..chunk).unwrap_or(&zeros))
+                .map_err(io)?;
+            left -= chunk as u64;
+        }
+        file.sync_all().map_err(io)?;
+    }
+    fs::remove_file(path).map_err(io)?;
+    File::open(parent(path))
+        .and_then(|d| d.sync_all())
+        .map_err(io)
+}
+
+/// Writes a certificate chain as PEM (mode 0644), atomically and durably.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_certificates(
+    path: &Path,
+    chain: &[rustls::pki_types::CertificateDer<'_>],
+) -> Result<(), CertError> {
+    write_public(path, crate::pem::certificates_to_pem(chain).as_bytes())
+}

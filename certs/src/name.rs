@@ -1,0 +1,149 @@
+//! Certificate subjects the Kubernetes way: CN = username, O = groups, plus the uid
+//! attribute Kubernetes 1.33+ reads. Building and reading, in one place.
+
+use der::asn1::{ObjectIdentifier, Utf8StringRef};
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::der::{self, Any, Decode, Encode};
+use x509_cert::ext::pkix::name::DirectoryString;
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+
+use crate::error::CertError;
+
+/// commonName.
+pub(crate) const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+/// organizationName.
+pub(crate) const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+/// The Kubernetes uid attribute (see `UserInfo::CERTIFICATE_UID_OID`).
+pub(crate) const KUBERNETES_UID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57683.2");
+
+/// Longest attribute value accepted, in bytes (X.520's upper bound for CN is 64
+/// characters; Kubernetes names and groups can be longer, so allow more, but bounded).
+const MAX_ATTRIBUTE_BYTES: usize = 1024;
+
+/// A subject: common name, organisations, optional Kubernetes uid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// CN: the Kubernetes username (or a host name for servers, a CA's name).
+    pub common_name: String,
+    /// O, in order: the Kubernetes groups.
+    pub organizations: Vec<String>,
+    /// The Kubernetes uid attribute, when the user has one.
+    pub uid: Option<String>,
+}
+
+impl Subject {
+    /// A subject with only a common name.
+    pub fn new(common_name: impl Into<String>) -> Self {
+        Subject {
+            common_name: common_name.into(),
+            ..Subject::default()
+        }
+    }
+
+    /// Adds organisations (groups).
+    pub fn with_organizations<I, S>(mut self, organizations: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.organizations
+            .extend(organizations.into_iter().map(Into::into));
+        self
+    }
+
+    /// The X.509 name: one RDN per O, then the uid, then CN, all UTF8String.
+    ///
+    /// # Errors
+    /// An empty CN, an attribute with control characters or over 1 KiB.
+    pub fn to_name(&self) -> Result<Name, CertError> {
+        let mut rdns = Vec::new();
+        let attribute = |oid, value: &str| -> Result<RelativeDistinguishedName, CertError> {
+            check_attribute(value)?;
+            let value = Any::encode_from(&Utf8StringRef::new(value).map_err(CertError::der)?)
+                .map_err(CertError::der)?;
+            RelativeDistinguishedName::try_from(vec![AttributeTypeAndValue { oid, value }])
+                .map_err(CertError::der)
+        };
+        if self.common_name.is_empty() {
+            return Err(CertError::Invalid("a subject needs a common name".into()));
+        }
+        for organization in &self.organizations {
+            rdns.push(attribute(ORGANIZATION, organization)?);
+        }
+        if let Some(uid) = &self.uid {
+            rdns.push(attribute(KUBERNETES_UID, uid)?);
+        }
+        rdns.push(attribute(COMMON_NAME, &self.common_name)?);
+        // Through DER, so the name passes the same checks as one read from a certificate.
+        let der = RdnSequence::from(rdns).to_der().map_err(CertError::der)?;
+        Name::from_der(&der).map_err(CertError::der)
+    }
+
+    /// Reads CN, every O and the uid from a name. Several CNs or uids are refused: which
+    /// one names the user would be a guess.
+    ///
+    /// # Errors
+    /// A repeated CN or uid, or a value that is not a string.
+    pub fn from_name(name: &Name) -> Result<Subject, CertError> {
+        let mut subject = Subject::default();
+        let mut seen_cn = false;
+        for attribute in name.iter() {
+            let text = || attribute_text(&attribute.value);
+            if attribute.oid == COMMON_NAME {
+                if seen_cn {
+                    return Err(CertError::Invalid(
+                        "the subject has more than one CN".into(),
+                    ));
+                }
+                seen_cn = true;
+                subject.common_name = text()?;
+            } else if attribute.oid == ORGANIZATION {
+                subject.organizations.push(text()?);
+            } else if attribute.oid == KUBERNETES_UID {
+                if subject.uid.is_some() {
+                    return Err(CertError::Invalid(
+                        "the subject has more than one uid".into(),
+                    ));
+                }
+                subject.uid = Some(text()?);
+            }
+        }
+        Ok(subject)
+    }
+}
+
+fn check_attribute(value: &str) -> Result<(), CertError> {
+    if value.len() > MAX_ATTRIBUTE_BYTES {
+        return Err(CertError::Invalid(format!(
+            "a subject attribute is longer than {MAX_ATTRIBUTE_BYTES} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(CertError::Invalid(
+            "a subject attribute contains control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The text of a DirectoryString (UTF8String, PrintableString, TeletexString as Latin-1,
+/// BMPString) or an IA5String.
+fn attribute_text(value: &Any) -> Result<String, CertError> {
+    let text = if let Ok(directory) = value.decode_as::<DirectoryString>() {
+        match directory {
+            DirectoryString::PrintableString(s) => s.to_string(),
+            DirectoryString::TeletexString(s) => s.to_string(),
+            DirectoryString::Utf8String(s) => s,
+            DirectoryString::BmpString(s) => s.to_string(),
+        }
+    } else if let Ok(ia5) = value.decode_as::<der::asn1::Ia5String>() {
+        ia5.to_string()
+    } else {
+        return Err(CertError::Invalid(
+            "a subject attribute is not a string".into(),
+        ));
+    };
+    check_attribute(&text)?;
+    Ok(text)
+}

@@ -1,0 +1,367 @@
+//! `rampart certs`: a small CA on the command line. Keys are written with mode 0600 and
+//! never printed; every leaf passes the signing policy first.
+//!
+//! Exit codes: 0 done; 1 refused (signing policy, a CSR whose signature does not verify);
+//! 2 usage, I/O or format errors.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use rampart_certs::{
+    AltNames, Candidate, CertError, CertificateAuthority, KeyAlgorithm, KubernetesSigner,
+    SigningPolicy, Subject, Summary, Usage, certificates_from_pem, format_duration, parse_duration,
+    summarize_certificate, summarize_csr, system_clock, verify_csr, write_certificates,
+};
+
+/// The `rampart certs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Create a self-signed root CA: writes DIR/ca.crt and DIR/ca.key (0600).
+    InitCa(InitCaArgs),
+    /// Issue a certificate with a new key: writes PREFIX.crt (leaf, then chain) and PREFIX.key.
+    Issue(IssueArgs),
+    /// Sign a PKCS#10 CSR under the signing policy: writes the chain to --out.
+    SignCsr(SignCsrArgs),
+    /// Print a readable summary of a PEM certificate or CSR.
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `init-ca`.
+#[derive(Debug, Args)]
+pub struct InitCaArgs {
+    /// Directory for ca.crt and ca.key (created; an existing ca.key is never overwritten).
+    #[arg(long)]
+    out: PathBuf,
+    /// The CA's common name.
+    #[arg(long, default_value = "rampart CA")]
+    cn: String,
+    /// Lifetime, like 3650d.
+    #[arg(long, default_value = "3650d", value_parser = duration)]
+    ttl: Duration,
+    /// Key type: p256, p384 or ed25519.
+    #[arg(long, default_value = "p256", value_parser = key_algorithm)]
+    key_type: KeyAlgorithm,
+}
+
+/// The signing policy's knobs.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The longest lifetime granted.
+    #[arg(long, default_value = "30d", value_parser = duration)]
+    max_ttl: Duration,
+    /// Only DNS names in these domains (repeatable; default: any host name).
+    #[arg(long = "allow-dns-suffix")]
+    dns_suffixes: Vec<String>,
+    /// Allow `*.` DNS names.
+    #[arg(long)]
+    allow_wildcards: bool,
+    /// Allow URI names.
+    #[arg(long)]
+    allow_uris: bool,
+    /// Allow email names.
+    #[arg(long)]
+    allow_emails: bool,
+    /// Allow `system:` users and groups (e.g. `system:masters`, which bypasses RBAC).
+    #[arg(long)]
+    allow_system_identities: bool,
+    /// Apply a Kubernetes signer's rules: kubernetes.io/kube-apiserver-client,
+    /// kubernetes.io/kube-apiserver-client-kubelet or kubernetes.io/kubelet-serving.
+    #[arg(long)]
+    signer: Option<String>,
+}
+
+/// Server or client.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct UsageArgs {
+    /// A TLS server certificate.
+    #[arg(long)]
+    server: bool,
+    /// A TLS client certificate (a Kubernetes user or kubelet).
+    #[arg(long)]
+    client: bool,
+}
+
+impl UsageArgs {
+    fn usage(&self) -> Usage {
+        match (self.server, self.client) {
+            (true, true) => Usage::ServerAndClient,
+            (true, false) => Usage::Server,
+            _ => Usage::Client,
+        }
+    }
+}
+
+/// Arguments of `issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The CA directory (ca.crt, ca.key).
+    #[arg(long)]
+    ca: PathBuf,
+    /// Common name: the Kubernetes username, or the server's name.
+    #[arg(long)]
+    cn: String,
+    /// Organization: a Kubernetes group (repeatable).
+    #[arg(long = "org")]
+    orgs: Vec<String>,
+    /// A DNS name (repeatable).
+    #[arg(long)]
+    dns: Vec<String>,
+    /// An IP address (repeatable).
+    #[arg(long)]
+    ip: Vec<IpAddr>,
+    /// A URI name (repeatable).
+    #[arg(long)]
+    uri: Vec<String>,
+    /// An email name (repeatable).
+    #[arg(long)]
+    email: Vec<String>,
+    #[command(flatten)]
+    usage: UsageArgs,
+    /// Lifetime, like 15m, 12h, 30d.
+    #[arg(long, default_value = "24h", value_parser = duration)]
+    ttl: Duration,
+    /// Key type: p256, p384 or ed25519.
+    #[arg(long, default_value = "p256", value_parser = key_algorithm)]
+    key_type: KeyAlgorithm,
+    /// Output prefix: writes PREFIX.crt and PREFIX.key.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// Arguments of `sign-csr`.
+#[derive(Debug, Args)]
+pub struct SignCsrArgs {
+    /// The CA directory (ca.crt, ca.key).
+    #[arg(long)]
+    ca: PathBuf,
+    /// The CSR (PEM or DER).
+    #[arg(long)]
+    csr: PathBuf,
+    #[command(flatten)]
+    usage: UsageArgs,
+    /// Lifetime, like 15m, 12h, 30d.
+    #[arg(long, default_value = "24h", value_parser = duration)]
+    ttl: Duration,
+    /// Where to write the certificate chain (PEM, leaf first).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A PEM file with certificates or a CSR.
+    file: PathBuf,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|error| error.to_string())
+}
+
+fn key_algorithm(text: &str) -> Result<KeyAlgorithm, String> {
+    text.parse().map_err(|error: CertError| error.to_string())
+}
+
+/// Runs one `rampart certs` subcommand.
+pub fn run(command: CertsCommand) -> ExitCode {
+    let result = match command {
+        CertsCommand::InitCa(args) => init_ca(&args),
+        CertsCommand::Issue(args) => issue(&args),
+        CertsCommand::SignCsr(args) => sign_csr(&args),
+        CertsCommand::Inspect(args) => inspect(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let refused = matches!(error, CertError::Refused(_) | CertError::BadSignature(_));
+            ExitCode::from(if refused { 1 } else { 2 })
+        }
+    }
+}
+
+fn init_ca(args: &InitCaArgs) -> Result<(), CertError> {
+    let key_path = args.out.join("ca.key");
+    if key_path.exists() {
+        return Err(CertError::Invalid(format!(
+            "{} exists: a CA key is never overwritten",
+            key_path.display()
+        )));
+    }
+    let ca = CertificateAuthority::create_root(
+        &Subject::new(&args.cn),
+        args.ttl,
+        args.key_type,
+        system_clock(),
+    )?;
+    ca.save(&args.out)?;
+    println!("{}", args.out.join("ca.crt").display());
+    Ok(())
+}
+
+fn policy(args: &PolicyArgs) -> Result<SigningPolicy, CertError> {
+    let mut policy = SigningPolicy::default()
+        .max_ttl(args.max_ttl)
+        .dns_suffixes(args.dns_suffixes.iter().cloned())
+        .allow_wildcards(args.allow_wildcards)
+        .allow_uris(args.allow_uris)
+        .allow_emails(args.allow_emails)
+        .allow_system_identities(args.allow_system_identities);
+    if let Some(signer) = &args.signer {
+        policy = policy.kubernetes_signer(signer.parse::<KubernetesSigner>()?);
+    }
+    Ok(policy)
+}
+
+fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
+    let mut path = prefix.as_os_str().to_owned();
+    path.push(extension);
+    PathBuf::from(path)
+}
+
+fn issue(args: &IssueArgs) -> Result<(), CertError> {
+    let ca = CertificateAuthority::load(&args.ca, system_clock())?;
+    let candidate = Candidate {
+        subject: Subject::new(&args.cn).with_organizations(args.orgs.iter().cloned()),
+        alt_names: AltNames {
+            dns: args.dns.clone(),
+            ips: args.ip.clone(),
+            uris: args.uri.clone(),
+            emails: args.email.clone(),
+        },
+        key_algorithm: args.key_type,
+        usage: args.usage.usage(),
+        ttl: args.ttl,
+    };
+    let request = policy(&args.policy)?.evaluate(&candidate)?;
+    let (issued, key) = ca.issue_with_new_key(&request, args.key_type)?;
+    let key_path = with_extension(&args.out, ".key");
+    let cert_path = with_extension(&args.out, ".crt");
+    key.write_pem_file(&key_path)?;
+    write_certificates(&cert_path, &issued.chain())?;
+    report(&cert_path, &issued)
+}
+
+fn sign_csr(args: &SignCsrArgs) -> Result<(), CertError> {
+    let bytes = read_limited(&args.csr)?;
+    let csr = verify_csr(&bytes)?;
+    let ca = CertificateAuthority::load(&args.ca, system_clock())?;
+    let candidate = Candidate {
+        subject: csr.subject.clone(),
+        alt_names: csr.alt_names.clone(),
+        key_algorithm: csr.key_algorithm,
+        usage: args.usage.usage(),
+        ttl: args.ttl,
+    };
+    let request = policy(&args.policy)?.evaluate(&candidate)?;
+    let issued = ca.issue(&request, csr.public_key)?;
+    write_certificates(&args.out, &issued.chain())?;
+    report(&args.out, &issued)
+}
+
+/// One JSON line on stdout: where the certificate went, its serial and lifetime.
+fn report(path: &Path, issued: &rampart_certs::Issued) -> Result<(), CertError> {
+    let serial: String = issued.serial.iter().map(|b| format!("{b:02x}")).collect();
+    let lifetime = issued
+        .not_after
+        .duration_since(issued.not_before)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "certificate": path.display().to_string(),
+        "serial": serial,
+        "not_before": rampart_core::Timestamp::from(issued.not_before).to_string(),
+        "not_after": rampart_core::Timestamp::from(issued.not_after).to_string(),
+        "lifetime": format_duration(lifetime),
+    });
+    println!("{line}");
+    Ok(())
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|error| CertError::Io {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(rampart_certs::MAX_CSR_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| CertError::Io {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })?;
+    Ok(bytes)
+}
+
+fn inspect(args: &InspectArgs) -> Result<(), CertError> {
+    let bytes = read_limited(&args.file)?;
+    let summaries: Vec<Summary> = if bytes.windows(19).any(|w| w == b"CERTIFICATE REQUEST") {
+        vec![summarize_csr(&verify_csr(&bytes)?)]
+    } else {
+        certificates_from_pem(&bytes)?
+            .iter()
+            .map(|cert| summarize_certificate(cert.as_ref()))
+            .collect::<Result<_, _>>()?
+    };
+    for (n, summary) in summaries.iter().enumerate() {
+        if args.json {
+            println!("{}", serde_json::to_string(summary).unwrap_or_default());
+        } else {
+            if n > 0 {
+                println!();
+            }
+            print_summary(summary);
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(summary: &Summary) {
+    let list = |items: &[String]| items.join(", ");
+    println!("{}: {}", summary.kind, summary.subject);
+    if let Some(issuer) = &summary.issuer {
+        println!("  issuer:      {issuer}");
+    }
+    if let Some(serial) = &summary.serial {
+        println!("  serial:      {serial}");
+    }
+    if let (Some(from), Some(to)) = (&summary.not_before, &summary.not_after) {
+        println!("  valid:       {from} to {to}");
+    }
+    println!("  key:         {}", summary.key);
+    println!(
+        "  CA:          {}",
+        if summary.is_ca { "yes" } else { "no" }
+    );
+    if !summary.extended_key_usage.is_empty() {
+        println!("  usage:       {}", list(&summary.extended_key_usage));
+    }
+    for (label, items) in [
+        ("DNS", &summary.dns),
+        ("IP", &summary.ips),
+        ("URI", &summary.uris),
+        ("email", &summary.emails),
+    ] {
+        if !items.is_empty() {
+            println!("  {label:<12} {}", list(items));
+        }
+    }
+    if let Some(user) = &summary.kubernetes_user {
+        println!(
+            "  Kubernetes:  user {} groups [{}]",
+            user.username,
+            list(&user.groups)
+        );
+    }
+}
