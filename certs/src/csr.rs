@@ -141,6 +141,11 @@ fn verification(
         }
         RSA_ENCRYPTION => {
             let bits = rsa_modulus_bits(key.subject_public_key.raw_bytes())?;
+            if !(2048..=8192).contains(&bits) {
+                return Err(CertError::Invalid(format!(
+                    "an RSA key of {bits} bits (2048 to 8192 are accepted)"
+                )));
+            }
             let verifier: &'static dyn VerificationAlgorithm = match signature {
                 SHA256_WITH_RSA => &ring_sig::RSA_PKCS1_2048_8192_SHA256,
                 SHA384_WITH_RSA => &ring_sig::RSA_PKCS1_2048_8192_SHA384,

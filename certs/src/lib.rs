@@ -10,6 +10,7 @@ mod key;
 mod name;
 mod pem;
 mod policy;
+mod tls;
 
 pub use ca::{
     AltNames, CertificateAuthority, DEFAULT_BACKDATE, Issued, LeafRequest, PermittedNames, Usage,
@@ -25,4 +26,8 @@ pub use pem::{certificates_from_pem, certificates_to_pem};
 pub use policy::{
     Candidate, KubernetesSigner, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy, format_duration,
     parse_duration,
+};
+pub use tls::{
+    CertSlot, RequireClientAuthUsage, certified_key, mtls_client_config, mtls_server_config,
+    provider, verified_user,
 };
