@@ -10,6 +10,7 @@ mod key;
 mod name;
 mod pem;
 mod policy;
+mod renew;
 mod tls;
 
 pub use ca::{
@@ -27,6 +28,7 @@ pub use policy::{
     Candidate, KubernetesSigner, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy, format_duration,
     parse_duration,
 };
+pub use renew::{LocalCa, Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer};
 pub use tls::{
     CertSlot, RequireClientAuthUsage, certified_key, mtls_client_config, mtls_server_config,
     provider, verified_user,

@@ -37,6 +37,21 @@ use crate::error::CertError;
 use crate::identity::user_from_certificate;
 use crate::key::PrivateKey;
 
+/// rustls's time source, taken from the injected clock: certificates are judged valid or
+/// expired by the same clock that dated them.
+#[derive(Debug)]
+struct ClockTime(Arc<dyn rampart_core::Clock>);
+
+impl rustls::time_provider::TimeProvider for ClockTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        self.0
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(UnixTime::since_unix_epoch)
+    }
+}
+
 /// The ring provider, which every config here is built with.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -195,40 +210,47 @@ impl ClientCertVerifier for RequireClientAuthUsage {
 }
 
 /// A server configuration that requires a client certificate chaining to `client_roots`
-/// with the clientAuth usage, and presents whatever `certificate` holds.
+/// with the clientAuth usage, and presents whatever `certificate` holds. Validity is
+/// judged by `clock`.
 ///
 /// # Errors
 /// No usable root.
 pub fn mtls_server_config(
     client_roots: &[CertificateDer<'static>],
     certificate: Arc<CertSlot>,
+    clock: Arc<dyn rampart_core::Clock>,
 ) -> Result<ServerConfig, CertError> {
     let verifier = RequireClientAuthUsage::new(client_roots)?;
-    Ok(ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(certificate))
+    Ok(
+        ServerConfig::builder_with_details(provider(), Arc::new(ClockTime(clock)))
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(certificate),
+    )
 }
 
 /// A client configuration that trusts `server_roots` and presents whatever `certificate`
-/// holds when the server asks.
+/// holds when the server asks. Validity is judged by `clock`.
 ///
 /// # Errors
 /// No usable root.
 pub fn mtls_client_config(
     server_roots: &[CertificateDer<'static>],
     certificate: Arc<CertSlot>,
+    clock: Arc<dyn rampart_core::Clock>,
 ) -> Result<ClientConfig, CertError> {
     let mut store = RootCertStore::empty();
     for root in server_roots {
         store.add(root.clone()).map_err(tls)?;
     }
-    Ok(ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_root_certificates(store)
-        .with_client_cert_resolver(certificate))
+    Ok(
+        ClientConfig::builder_with_details(provider(), Arc::new(ClockTime(clock)))
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_root_certificates(store)
+            .with_client_cert_resolver(certificate),
+    )
 }
 
 /// The Kubernetes user of a connection whose client certificate the handshake verified

@@ -633,10 +633,20 @@ fn mtls_exchange(
     client: &Arc<CertSlot>,
 ) -> Result<String, String> {
     let server_config = Arc::new(
-        mtls_server_config(std::slice::from_ref(client_ca.root()), Arc::clone(server)).unwrap(),
+        mtls_server_config(
+            std::slice::from_ref(client_ca.root()),
+            Arc::clone(server),
+            clock(),
+        )
+        .unwrap(),
     );
     let client_config = Arc::new(
-        mtls_client_config(std::slice::from_ref(server_ca.root()), Arc::clone(client)).unwrap(),
+        mtls_client_config(
+            std::slice::from_ref(server_ca.root()),
+            Arc::clone(client),
+            clock(),
+        )
+        .unwrap(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();

@@ -1,0 +1,350 @@
+//! Renewal with a manual clock under a live mutual-TLS server: connections opened before
+//! and after the swap both work, new handshakes see the new certificate, failures retry
+//! with backoff, and every step is audited.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rampart_certs::{
+    AltNames, CertError, CertSlot, CertificateAuthority, KeyAlgorithm, LeafRequest, LocalCa,
+    Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer, Subject, Usage, certified_key,
+    mtls_client_config, mtls_server_config,
+};
+use rampart_core::{Action, Clock, ManualClock, MemorySink, Outcome, SharedAuditSink};
+use rustls::pki_types::{CertificateDer, ServerName};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn request(cn: &str, usage: Usage, ttl: Duration) -> LeafRequest {
+    LeafRequest {
+        subject: Subject::new(cn),
+        alt_names: AltNames {
+            dns: vec!["localhost".into()],
+            ips: vec![IpAddr::from([127, 0, 0, 1])],
+            ..AltNames::default()
+        },
+        usage,
+        ttl,
+    }
+}
+
+/// An echo server: each connection gets its own thread; each line is echoed back.
+fn serve(config: Arc<rustls::ServerConfig>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, tcp);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    let mut reader = BufReader::new(&mut tls);
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if tls
+                        .write_all(line.as_bytes())
+                        .and_then(|()| tls.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+struct Client {
+    tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+}
+
+impl Client {
+    fn connect(config: &Arc<rustls::ClientConfig>, address: std::net::SocketAddr) -> Client {
+        let tcp = TcpStream::connect(address).unwrap();
+        let connection = rustls::ClientConnection::new(
+            Arc::clone(config),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+        Client {
+            tls: rustls::StreamOwned::new(connection, tcp),
+        }
+    }
+
+    fn echo(&mut self, text: &str) -> String {
+        self.tls.write_all(format!("{text}\n").as_bytes()).unwrap();
+        self.tls.flush().unwrap();
+        let mut line = String::new();
+        BufReader::new(&mut self.tls).read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
+    fn server_leaf(&self) -> CertificateDer<'static> {
+        self.tls.conn.peer_certificates().unwrap()[0]
+            .clone()
+            .into_owned()
+    }
+}
+
+#[test]
+fn a_renewal_under_a_live_server_keeps_old_connections_and_serves_the_new_certificate() {
+    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
+    let shared_clock: Arc<dyn Clock> = clock.clone();
+    let ca = Arc::new(
+        CertificateAuthority::create_root(
+            &Subject::new("renewal root"),
+            48 * HOUR,
+            KeyAlgorithm::EcdsaP256,
+            Arc::clone(&shared_clock),
+        )
+        .unwrap(),
+    );
+    let sink = Arc::new(MemorySink::new());
+    let audit: SharedAuditSink = sink.clone();
+    let source = Arc::new(LocalCa::new(
+        Arc::clone(&ca),
+        request("localhost", Usage::Server, HOUR),
+        KeyAlgorithm::EcdsaP256,
+    ));
+    let runtime = runtime();
+    let renewer = runtime
+        .block_on(Renewer::start(
+            source,
+            Arc::clone(&shared_clock),
+            RenewalPolicy::default(),
+            Some(audit),
+        ))
+        .unwrap();
+
+    let server_config = Arc::new(
+        mtls_server_config(
+            &[ca.root().clone()],
+            renewer.slot(),
+            Arc::clone(&shared_clock),
+        )
+        .unwrap(),
+    );
+    let address = serve(server_config);
+    let (client_cert, client_key) = ca
+        .issue_with_new_key(
+            &request("alice", Usage::Client, 24 * HOUR),
+            KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+    let client_slot = CertSlot::new(certified_key(client_cert.chain(), &client_key).unwrap());
+    let mut client_config =
+        mtls_client_config(&[ca.root().clone()], client_slot, Arc::clone(&shared_clock)).unwrap();
+    // Full handshakes only: a resumed session shows the certificate of the session it
+    // resumes, which is exactly what resumption is for, but not what this test looks at.
+    client_config.resumption = rustls::client::Resumption::disabled();
+    let client_config = Arc::new(client_config);
+
+    let mut before = Client::connect(&client_config, address);
+    assert_eq!(before.echo("one"), "one");
+    let first_leaf = before.server_leaf();
+
+    // Not due yet.
+    assert!(matches!(
+        runtime.block_on(renewer.poll()),
+        Polled::NotDue(_)
+    ));
+    // Past the renewal point (at most 90 % of the hour, plus the 5-minute backdate).
+    let due = renewer.next_attempt();
+    let first_not_after = renewer.not_after();
+    clock.advance(due.duration_since(clock.now()).unwrap() + Duration::from_secs(1));
+    let Polled::Renewed {
+        not_after,
+        next,
+        audit_error,
+    } = runtime.block_on(renewer.poll())
+    else {
+        panic!("not renewed")
+    };
+    assert!(audit_error.is_none());
+    assert!(not_after > first_not_after && next > clock.now() && next < not_after);
+
+    // The connection opened before the swap still works; a new one sees the new leaf.
+    assert_eq!(before.echo("two"), "two");
+    let mut after = Client::connect(&client_config, address);
+    assert_eq!(after.echo("three"), "three");
+    assert_ne!(
+        after.server_leaf(),
+        first_leaf,
+        "the new handshake presents the renewed certificate"
+    );
+    assert_eq!(before.server_leaf(), first_leaf);
+
+    let actions: Vec<(Action, Outcome)> = sink
+        .events()
+        .into_iter()
+        .map(|e| (e.action, e.outcome))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (Action::CertificateIssued, Outcome::Success),
+            (Action::CertificateRenewed, Outcome::Success)
+        ]
+    );
+}
+
+/// Fails the first `failures` times, then issues from the CA.
+struct Flaky {
+    inner: LocalCa,
+    failures: u32,
+    calls: AtomicU32,
+}
+
+impl Reissue for Flaky {
+    fn reissue(&self) -> ReissueFuture<'_> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        // Call 0 is the first issue at start; the next `failures` calls fail.
+        if (1..=self.failures).contains(&call) {
+            return Box::pin(async { Err(CertError::UnusableCa("the CA is unreachable".into())) });
+        }
+        self.inner.reissue()
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[test]
+fn failures_retry_with_backoff_and_renew_before_expiry() {
+    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
+    let shared_clock: Arc<dyn Clock> = clock.clone();
+    let ca = Arc::new(
+        CertificateAuthority::create_root(
+            &Subject::new("flaky root"),
+            48 * HOUR,
+            KeyAlgorithm::EcdsaP256,
+            Arc::clone(&shared_clock),
+        )
+        .unwrap(),
+    );
+    let sink = Arc::new(MemorySink::new());
+    let source = Arc::new(Flaky {
+        inner: LocalCa::new(
+            Arc::clone(&ca),
+            request("localhost", Usage::Server, HOUR),
+            KeyAlgorithm::Ed25519,
+        ),
+        failures: 14,
+        calls: AtomicU32::new(0),
+    });
+    let runtime = runtime();
+    let renewer = runtime
+        .block_on(Renewer::start(
+            source,
+            Arc::clone(&shared_clock),
+            RenewalPolicy::default(),
+            Some(sink.clone()),
+        ))
+        .unwrap();
+    let expiry = renewer.not_after();
+    let mut delays = Vec::new();
+    let renewed_at = loop {
+        let due = renewer.next_attempt();
+        if let Ok(wait) = due.duration_since(clock.now()) {
+            clock.advance(wait);
+        }
+        match runtime.block_on(renewer.poll()) {
+            Polled::Failed { retry_at, error } => {
+                assert!(error.contains("unreachable"));
+                delays.push(retry_at.duration_since(clock.now()).unwrap().as_secs());
+            }
+            Polled::Renewed { .. } => break clock.now(),
+            Polled::NotDue(_) => panic!("advanced to the due time"),
+        }
+    };
+    // 1, 2, 4, … capped at 5 minutes, and never more than half the time left.
+    assert_eq!(&delays[..9], [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+    assert!(delays.iter().all(|d| *d <= 300));
+    assert!(
+        renewed_at < expiry,
+        "renewed before the old certificate expired"
+    );
+    let failures = sink
+        .events()
+        .iter()
+        .filter(|e| e.outcome == Outcome::Failure)
+        .count();
+    assert_eq!(failures, 14);
+}
+
+#[test]
+fn the_run_loop_renews_by_itself_and_stops_on_shutdown() {
+    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
+    let shared_clock: Arc<dyn Clock> = clock.clone();
+    let ca = Arc::new(
+        CertificateAuthority::create_root(
+            &Subject::new("loop root"),
+            48 * HOUR,
+            KeyAlgorithm::EcdsaP256,
+            Arc::clone(&shared_clock),
+        )
+        .unwrap(),
+    );
+    let source = Arc::new(LocalCa::new(
+        Arc::clone(&ca),
+        request("localhost", Usage::Server, HOUR),
+        KeyAlgorithm::EcdsaP256,
+    ));
+    let policy = RenewalPolicy {
+        check_interval: Duration::from_millis(5),
+        ..RenewalPolicy::default()
+    };
+    let runtime = runtime();
+    runtime.block_on(async {
+        let renewer = Renewer::start(source, Arc::clone(&shared_clock), policy, None)
+            .await
+            .unwrap();
+        let first = renewer.slot().current().cert[0].clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(Arc::clone(&renewer).run(async move {
+            let _ = stopped.await;
+        }));
+        clock.advance(HOUR);
+        for _ in 0..400 {
+            if renewer.slot().current().cert[0] != first {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_ne!(
+            renewer.slot().current().cert[0],
+            first,
+            "the loop did not renew"
+        );
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    });
+}
