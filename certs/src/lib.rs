@@ -11,6 +11,7 @@ mod name;
 mod pem;
 mod policy;
 mod renew;
+mod ssh;
 mod tls;
 
 pub use ca::{
@@ -29,6 +30,7 @@ pub use policy::{
     parse_duration,
 };
 pub use renew::{LocalCa, Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer};
+pub use ssh::{KNOWN_EXTENSIONS, SshCa, SshCertKind, SshCertRequest, SshPolicy, certificate_path};
 pub use tls::{
     CertSlot, RequireClientAuthUsage, certified_key, mtls_client_config, mtls_server_config,
     provider, verified_user,
