@@ -1,4 +1,4 @@
-//! `rampart certs`: a small CA on the command line. Keys are written with mode 0600 and
+//! `rampart certs`: a small CA on the command line, and an SSH certificate signer. Keys are written with mode 0600 and
 //! never printed; every leaf passes the signing policy first.
 //!
 //! Exit codes: 0 done; 1 refused (signing policy, a CSR whose signature does not verify);
@@ -12,7 +12,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use rampart_certs::{
     AltNames, Candidate, CertError, CertificateAuthority, KeyAlgorithm, KubernetesSigner,
-    SigningPolicy, Subject, Summary, Usage, certificates_from_pem, format_duration, parse_duration,
+    SigningPolicy, SshCa, SshCertKind, SshCertRequest, SshPolicy, Subject, Summary, Usage,
+    certificate_path, certificates_from_pem, format_duration, parse_duration,
     summarize_certificate, summarize_csr, system_clock, verify_csr, write_certificates,
 };
 
@@ -27,6 +28,42 @@ pub enum CertsCommand {
     SignCsr(SignCsrArgs),
     /// Print a readable summary of a PEM certificate or CSR.
     Inspect(InspectArgs),
+    /// Sign an OpenSSH public key: writes KEY-cert.pub next to it.
+    SshSign(SshSignArgs),
+}
+
+/// Arguments of `ssh-sign`.
+#[derive(Debug, Args)]
+pub struct SshSignArgs {
+    /// The CA's OpenSSH private key (unencrypted).
+    #[arg(long)]
+    ca_key: PathBuf,
+    /// A principal: user name, or host name with --host (repeatable, at least one).
+    #[arg(long = "principal", required = true)]
+    principals: Vec<String>,
+    /// Lifetime, like 15m, 12h.
+    #[arg(long, value_parser = duration)]
+    ttl: Duration,
+    /// The public key file to certify (e.g. ~/.ssh/id_ed25519.pub).
+    public_key: PathBuf,
+    /// A host certificate instead of a user certificate.
+    #[arg(long)]
+    host: bool,
+    /// The key id OpenSSH logs (default: the first principal).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// The only command the certificate may run.
+    #[arg(long)]
+    force_command: Option<String>,
+    /// An address or CIDR the certificate may be used from (repeatable).
+    #[arg(long = "source-address")]
+    source_addresses: Vec<String>,
+    /// An extension to grant (repeatable; default for user certificates: permit-pty).
+    #[arg(long = "extension")]
+    extensions: Vec<String>,
+    /// The longest lifetime granted.
+    #[arg(long, default_value = "16h", value_parser = duration)]
+    max_ttl: Duration,
 }
 
 /// Arguments of `init-ca`.
@@ -180,6 +217,7 @@ pub fn run(command: CertsCommand) -> ExitCode {
         CertsCommand::Issue(args) => issue(&args),
         CertsCommand::SignCsr(args) => sign_csr(&args),
         CertsCommand::Inspect(args) => inspect(&args),
+        CertsCommand::SshSign(args) => ssh_sign(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -302,6 +340,43 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
             message: error.to_string(),
         })?;
     Ok(bytes)
+}
+
+fn ssh_sign(args: &SshSignArgs) -> Result<(), CertError> {
+    let ca = SshCa::read_file(&args.ca_key, system_clock())?;
+    let public_key = String::from_utf8(read_limited(&args.public_key)?)
+        .map_err(|_| CertError::Invalid("the public key file is not text".into()))?;
+    let kind = if args.host {
+        SshCertKind::Host
+    } else {
+        SshCertKind::User
+    };
+    let extensions = if args.extensions.is_empty() && kind == SshCertKind::User {
+        vec!["permit-pty".to_owned()]
+    } else {
+        args.extensions.clone()
+    };
+    let request = SshCertRequest {
+        public_key,
+        key_id: args
+            .key_id
+            .clone()
+            .unwrap_or_else(|| args.principals.first().cloned().unwrap_or_default()),
+        principals: args.principals.clone(),
+        kind,
+        ttl: args.ttl,
+        force_command: args.force_command.clone(),
+        source_addresses: args.source_addresses.clone(),
+        extensions,
+    };
+    let certificate = ca.sign(&request, &SshPolicy::default().max_ttl(args.max_ttl))?;
+    let path = certificate_path(&args.public_key);
+    std::fs::write(&path, format!("{certificate}\n")).map_err(|error| CertError::Io {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    })?;
+    println!("{}", path.display());
+    Ok(())
 }
 
 fn inspect(args: &InspectArgs) -> Result<(), CertError> {

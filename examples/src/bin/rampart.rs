@@ -27,7 +27,7 @@ enum Command {
     /// Kubernetes RBAC, answered offline from manifests.
     #[command(subcommand)]
     Authz(AuthzCommand),
-    /// A small CA: init-ca, issue, sign-csr, inspect.
+    /// A small CA: init-ca, issue, sign-csr, inspect, ssh-sign.
     #[command(subcommand)]
     Certs(CertsCommand),
     /// Local passwords: hash, verify, check against the policy (password on stdin).
