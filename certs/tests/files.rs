@@ -1,0 +1,74 @@
+//! Secure removal of issued key and certificate files: contents overwritten before the
+//! unlink (seen through a hard link to the same inode), symlinks removed but never
+//! followed, missing files skipped.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rampart_certs::{
+    AltNames, CertificateAuthority, KeyAlgorithm, LeafRequest, Subject, Usage, remove_securely,
+    system_clock, write_certificates,
+};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rampart-files-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn removal_overwrites_unlinks_and_never_follows_symlinks() {
+    let dir = scratch("remove");
+    let ca = CertificateAuthority::create_root(
+        &Subject::new("files root"),
+        Duration::from_secs(3600),
+        KeyAlgorithm::EcdsaP256,
+        system_clock(),
+    )
+    .unwrap();
+    let request = LeafRequest {
+        subject: Subject::new("alice"),
+        alt_names: AltNames::default(),
+        usage: Usage::Client,
+        ttl: Duration::from_secs(600),
+    };
+    let (issued, key) = ca
+        .issue_with_new_key(&request, KeyAlgorithm::EcdsaP256)
+        .unwrap();
+    let key_path = dir.join("alice.key");
+    let cert_path = dir.join("alice.crt");
+    key.write_pem_file(&key_path).unwrap();
+    write_certificates(&cert_path, &issued.chain()).unwrap();
+    let key_len = std::fs::metadata(&key_path).unwrap().len();
+    // A second name for the key's inode shows what happened to its blocks.
+    let witness = dir.join("witness");
+    std::fs::hard_link(&key_path, &witness).unwrap();
+    // A symlink to a file that must survive.
+    let precious = dir.join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let link = dir.join("link.key");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+
+    remove_securely(&[&key_path, &cert_path, &link, &dir.join("never-existed")]).unwrap();
+
+    assert!(!key_path.exists() && !cert_path.exists());
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "the symlink itself is gone"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    let left = std::fs::read(&witness).unwrap();
+    assert_eq!(left.len() as u64, key_len);
+    assert!(
+        left.iter().all(|b| *b == 0),
+        "the key's bytes were overwritten before unlinking"
+    );
+}
