@@ -298,7 +298,7 @@ impl CertificateAuthority {
         let key_id = key_identifier(&spki);
         let now = clock.now();
         let extensions = ca_extensions(&name, &key_id, &key_id, None, None)?;
-        let (der, not_before, not_after) = sign(
+        let Signed { der, not_after, .. } = sign(
             &key,
             Profile {
                 subject: name.clone(),
@@ -309,7 +309,6 @@ impl CertificateAuthority {
             now.checked_sub(DEFAULT_BACKDATE).unwrap_or(now),
             now + ttl,
         )?;
-        let _ = not_before;
         Ok(CertificateAuthority {
             certificate: der,
             issuers: Vec::new(),
@@ -339,7 +338,8 @@ impl CertificateAuthority {
         let name = subject.to_name()?;
         let key_id = key_identifier(&spki);
         let extensions = ca_extensions(&name, &key_id, &self.key_id, Some(0), permitted)?;
-        let (der, _, not_after) = self.sign_as_issuer(name.clone(), extensions, spki, ttl)?;
+        let Signed { der, not_after, .. } =
+            self.sign_as_issuer(name.clone(), extensions, spki, ttl)?;
         Ok(CertificateAuthority {
             certificate: der,
             issuers: self.chain(),
@@ -496,10 +496,12 @@ impl CertificateAuthority {
                 false,
             )?);
         }
-        let (der, not_before, not_after) =
-            self.sign_as_issuer(name, extensions, public_key, request.ttl)?;
-        let cert = Certificate::from_der(der.as_ref()).map_err(CertError::der)?;
-        let serial = cert.tbs_certificate().serial_number().as_bytes().to_vec();
+        let Signed {
+            der,
+            not_before,
+            not_after,
+            serial,
+        } = self.sign_as_issuer(name, extensions, public_key, request.ttl)?;
         Ok(Issued {
             leaf: der,
             issuers: self.chain(),
@@ -530,7 +532,7 @@ impl CertificateAuthority {
         extensions: Vec<Extension>,
         public_key: SubjectPublicKeyInfoOwned,
         ttl: Duration,
-    ) -> Result<(CertificateDer<'static>, SystemTime, SystemTime), CertError> {
+    ) -> Result<Signed, CertError> {
         let now = self.clock.now();
         if now >= self.not_after {
             return Err(CertError::UnusableCa(
@@ -553,29 +555,43 @@ impl CertificateAuthority {
     }
 }
 
-/// Builds and signs one certificate. Returns its DER and its validity as encoded.
+/// One signed certificate: its DER, validity as encoded, and serial.
+struct Signed {
+    der: CertificateDer<'static>,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    serial: Vec<u8>,
+}
+
+/// Builds and signs one certificate.
 fn sign(
     key: &PrivateKey,
     profile: Profile,
     public_key: SubjectPublicKeyInfoOwned,
     not_before: SystemTime,
     not_after: SystemTime,
-) -> Result<(CertificateDer<'static>, SystemTime, SystemTime), CertError> {
+) -> Result<Signed, CertError> {
     let validity = Validity::new(to_time(not_before)?, to_time(not_after)?);
-    let encoded = (
+    let (not_before, not_after) = (
         validity.not_before.to_system_time(),
         validity.not_after.to_system_time(),
     );
+    let serial = random_serial()?;
+    let serial_bytes = serial.as_bytes().to_vec();
     let signer = SignerInfo(key);
-    let mut builder = CertificateBuilder::new(profile, random_serial()?, validity, public_key)
-        .map_err(CertError::der)?;
+    let mut builder =
+        CertificateBuilder::new(profile, serial, validity, public_key).map_err(CertError::der)?;
     let tbs = builder.finalize(&signer).map_err(CertError::der)?;
     let signature = BitString::from_bytes(&key.sign(&tbs)?).map_err(CertError::der)?;
     let cert = builder
         .assemble(signature, &signer)
         .map_err(CertError::der)?;
-    let der = cert.to_der().map_err(CertError::der)?;
-    Ok((CertificateDer::from(der), encoded.0, encoded.1))
+    Ok(Signed {
+        der: CertificateDer::from(cert.to_der().map_err(CertError::der)?),
+        not_before,
+        not_after,
+        serial: serial_bytes,
+    })
 }
 
 fn octets(bytes: &[u8]) -> Result<OctetString, CertError> {

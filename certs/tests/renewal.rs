@@ -234,14 +234,24 @@ impl Reissue for Flaky {
     }
 }
 
-#[test]
-fn failures_retry_with_backoff_and_renew_before_expiry() {
+/// Drives a renewer whose CA fails `failures` times, advancing the manual clock to each
+/// due time. Returns the retry delays (seconds), each paired with the time then left
+/// before expiry, the renewal time and the expiry of the first certificate.
+fn drive_failures(
+    ttl: Duration,
+    failures: u32,
+) -> (
+    Vec<(u64, u64)>,
+    std::time::SystemTime,
+    std::time::SystemTime,
+    usize,
+) {
     let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
     let shared_clock: Arc<dyn Clock> = clock.clone();
     let ca = Arc::new(
         CertificateAuthority::create_root(
             &Subject::new("flaky root"),
-            48 * HOUR,
+            96 * HOUR,
             KeyAlgorithm::EcdsaP256,
             Arc::clone(&shared_clock),
         )
@@ -251,10 +261,10 @@ fn failures_retry_with_backoff_and_renew_before_expiry() {
     let source = Arc::new(Flaky {
         inner: LocalCa::new(
             Arc::clone(&ca),
-            request("localhost", Usage::Server, HOUR),
+            request("localhost", Usage::Server, ttl),
             KeyAlgorithm::Ed25519,
         ),
-        failures: 14,
+        failures,
         calls: AtomicU32::new(0),
     });
     let runtime = runtime();
@@ -276,25 +286,59 @@ fn failures_retry_with_backoff_and_renew_before_expiry() {
         match runtime.block_on(renewer.poll()) {
             Polled::Failed { retry_at, error } => {
                 assert!(error.contains("unreachable"));
-                delays.push(retry_at.duration_since(clock.now()).unwrap().as_secs());
+                let left = expiry.duration_since(clock.now()).unwrap_or_default();
+                delays.push((
+                    retry_at.duration_since(clock.now()).unwrap().as_secs(),
+                    left.as_secs(),
+                ));
             }
             Polled::Renewed { .. } => break clock.now(),
             Polled::NotDue(_) => panic!("advanced to the due time"),
         }
     };
-    // 1, 2, 4, … capped at 5 minutes, and never more than half the time left.
-    assert_eq!(&delays[..9], [1, 2, 4, 8, 16, 32, 64, 128, 256]);
-    assert!(delays.iter().all(|d| *d <= 300));
-    assert!(
-        renewed_at < expiry,
-        "renewed before the old certificate expired"
-    );
-    let failures = sink
+    let failures_audited = sink
         .events()
         .iter()
         .filter(|e| e.outcome == Outcome::Failure)
         .count();
-    assert_eq!(failures, 14);
+    (delays, renewed_at, expiry, failures_audited)
+}
+
+#[test]
+fn failures_retry_with_exponential_backoff() {
+    // A day-long certificate: hours left at the renewal point, so only the backoff shows.
+    let (delays, renewed_at, expiry, audited) = drive_failures(24 * HOUR, 14);
+    let delays: Vec<u64> = delays.into_iter().map(|(delay, _)| delay).collect();
+    assert_eq!(
+        delays,
+        [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300, 300]
+    );
+    assert!(renewed_at < expiry);
+    assert_eq!(audited, 14, "every failure is audited");
+}
+
+#[test]
+fn retries_tighten_as_expiry_nears_and_renewal_still_lands_in_time() {
+    // An hour-long certificate renews with 6 to 18 minutes left; a CA down for 14
+    // attempts: the waits shrink to fit what is left, and the CA is asked again in time.
+    let (delays, renewed_at, expiry, _) = drive_failures(HOUR, 14);
+    assert_eq!(delays.len(), 14);
+    for (delay, left) in &delays {
+        assert!(
+            *delay <= (left / 2).max(1),
+            "waited {delay}s with {left}s left"
+        );
+    }
+    assert!(
+        delays
+            .iter()
+            .any(|(delay, left)| *delay < 300 && *left < 600),
+        "the cap never tightened: {delays:?}"
+    );
+    assert!(
+        renewed_at < expiry,
+        "renewed before the old certificate expired"
+    );
 }
 
 #[test]
