@@ -105,6 +105,8 @@ pub struct PrivateKey {
     pkcs8: Zeroizing<Vec<u8>>,
     signer: Signer,
     algorithm: KeyAlgorithm,
+    /// The public half, encoded once: every certificate this key signs names it.
+    public: SubjectPublicKeyInfoOwned,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -171,10 +173,12 @@ impl PrivateKey {
                 "not a PKCS#8 ECDSA P-256/P-384, Ed25519 or RSA (2048-8192 bit) private key".into(),
             ));
         };
+        let public = public_key_info(&signer)?;
         Ok(PrivateKey {
             pkcs8,
             signer,
             algorithm,
+            public,
         })
     }
 
@@ -229,39 +233,9 @@ impl PrivateKey {
     /// The public half as a SubjectPublicKeyInfo.
     ///
     /// # Errors
-    /// Only on an internal encoding failure.
+    /// Never today; kept fallible for key types whose encoding can fail.
     pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned, CertError> {
-        let (oid, parameters, key) = match &self.signer {
-            Signer::P256(pair) => (
-                ID_EC_PUBLIC_KEY,
-                Some(SECP256R1),
-                pair.public_key().as_ref(),
-            ),
-            Signer::P384(pair) => (
-                ID_EC_PUBLIC_KEY,
-                Some(SECP384R1),
-                pair.public_key().as_ref(),
-            ),
-            Signer::Ed25519(pair) => (ID_ED25519, None, pair.public_key().as_ref()),
-            Signer::Rsa(pair) => {
-                return Ok(SubjectPublicKeyInfoOwned {
-                    algorithm: AlgorithmIdentifierOwned {
-                        oid: RSA_ENCRYPTION,
-                        parameters: Some(Any::null()),
-                    },
-                    subject_public_key: BitString::from_bytes(pair.public_key().as_ref())
-                        .map_err(CertError::der)?,
-                });
-            }
-        };
-        let parameters = parameters
-            .map(|curve| Any::encode_from(&curve))
-            .transpose()
-            .map_err(CertError::der)?;
-        Ok(SubjectPublicKeyInfoOwned {
-            algorithm: AlgorithmIdentifierOwned { oid, parameters },
-            subject_public_key: BitString::from_bytes(key).map_err(CertError::der)?,
-        })
+        Ok(self.public.clone())
     }
 
     /// The signature algorithm this key signs certificates with.
@@ -314,6 +288,37 @@ impl PrivateKey {
     pub(crate) fn public_key_info_der(&self) -> Result<Vec<u8>, CertError> {
         self.public_key_info()?.to_der().map_err(CertError::der)
     }
+}
+
+/// The SubjectPublicKeyInfo of a ring key pair.
+fn public_key_info(signer: &Signer) -> Result<SubjectPublicKeyInfoOwned, CertError> {
+    let (oid, parameters, key) = match signer {
+        Signer::P256(pair) => (
+            ID_EC_PUBLIC_KEY,
+            Some(SECP256R1),
+            pair.public_key().as_ref(),
+        ),
+        Signer::P384(pair) => (
+            ID_EC_PUBLIC_KEY,
+            Some(SECP384R1),
+            pair.public_key().as_ref(),
+        ),
+        Signer::Ed25519(pair) => (ID_ED25519, None, pair.public_key().as_ref()),
+        Signer::Rsa(pair) => (RSA_ENCRYPTION, None, pair.public_key().as_ref()),
+    };
+    // RFC 3279: rsaEncryption carries NULL parameters; EC keys name their curve.
+    let parameters = if oid == RSA_ENCRYPTION {
+        Some(Any::null())
+    } else {
+        parameters
+            .map(|curve| Any::encode_from(&curve))
+            .transpose()
+            .map_err(CertError::der)?
+    };
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned { oid, parameters },
+        subject_public_key: BitString::from_bytes(key).map_err(CertError::der)?,
+    })
 }
 
 /// A readable name for a certificate's public key.
