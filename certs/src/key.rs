@@ -182,6 +182,14 @@ impl PrivateKey {
         })
     }
 
+    /// A second handle on the same key (it is parsed again from its PKCS#8 document).
+    ///
+    /// # Errors
+    /// Only if the document no longer parses, which cannot happen for a key made here.
+    pub fn try_clone(&self) -> Result<Self, CertError> {
+        Self::from_pkcs8_der(&self.pkcs8)
+    }
+
     /// A key from a `PRIVATE KEY` PEM block (PKCS#8).
     ///
     /// # Errors

@@ -39,12 +39,14 @@ pub trait Reissue: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Reissues from a [`CertificateAuthority`] in this process, with a new key each time.
+/// Reissues from a [`CertificateAuthority`] in this process, with a new key each time
+/// unless told to keep one.
 #[derive(Debug)]
 pub struct LocalCa {
     ca: Arc<CertificateAuthority>,
     request: LeafRequest,
     algorithm: KeyAlgorithm,
+    fixed_key: Option<PrivateKey>,
 }
 
 impl LocalCa {
@@ -58,13 +60,27 @@ impl LocalCa {
             ca,
             request,
             algorithm,
+            fixed_key: None,
         }
+    }
+
+    /// Certifies `key` at every renewal instead of a new key (for a key pinned elsewhere,
+    /// e.g. in a hardware module's allow-list). A new key per renewal is the default.
+    pub fn reusing_key(mut self, key: PrivateKey) -> Self {
+        self.fixed_key = Some(key);
+        self
     }
 }
 
 impl Reissue for LocalCa {
     fn reissue(&self) -> ReissueFuture<'_> {
-        let result = self.ca.issue_with_new_key(&self.request, self.algorithm);
+        let result = match &self.fixed_key {
+            None => self.ca.issue_with_new_key(&self.request, self.algorithm),
+            Some(key) => key.public_key_info().and_then(|public| {
+                let issued = self.ca.issue(&self.request, public)?;
+                Ok((issued, key.try_clone()?))
+            }),
+        };
         Box::pin(async move { result })
     }
 

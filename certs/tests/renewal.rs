@@ -392,3 +392,47 @@ fn the_run_loop_renews_by_itself_and_stops_on_shutdown() {
             .unwrap();
     });
 }
+
+#[test]
+fn a_new_key_at_every_renewal_unless_one_is_kept() {
+    let clock: Arc<dyn Clock> = rampart_certs::system_clock();
+    let ca = Arc::new(
+        CertificateAuthority::create_root(
+            &Subject::new("keys root"),
+            48 * HOUR,
+            KeyAlgorithm::EcdsaP256,
+            Arc::clone(&clock),
+        )
+        .unwrap(),
+    );
+    let runtime = runtime();
+    let fresh = LocalCa::new(
+        Arc::clone(&ca),
+        request("svc", Usage::Server, HOUR),
+        KeyAlgorithm::EcdsaP256,
+    );
+    let (_, first) = runtime.block_on(fresh.reissue()).unwrap();
+    let (_, second) = runtime.block_on(fresh.reissue()).unwrap();
+    assert_ne!(
+        first.public_key_info().unwrap(),
+        second.public_key_info().unwrap()
+    );
+    let pinned_key = rampart_certs::PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let pinned_public = pinned_key.public_key_info().unwrap();
+    let pinned = LocalCa::new(
+        Arc::clone(&ca),
+        request("svc", Usage::Server, HOUR),
+        KeyAlgorithm::EcdsaP256,
+    )
+    .reusing_key(pinned_key);
+    for _ in 0..2 {
+        let (issued, key) = runtime.block_on(pinned.reissue()).unwrap();
+        assert_eq!(key.public_key_info().unwrap(), pinned_public);
+        assert_eq!(
+            rampart_certs::summarize_certificate(issued.leaf.as_ref())
+                .unwrap()
+                .key,
+            "Ed25519"
+        );
+    }
+}

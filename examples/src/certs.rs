@@ -2,7 +2,8 @@
 //! never printed; every leaf passes the signing policy first.
 //!
 //! Exit codes: 0 done; 1 refused (signing policy, a CSR whose signature does not verify);
-//! 2 usage, I/O or format errors.
+//! 2 usage, I/O or format errors; 3 the certificate was written but its audit record
+//! (`--audit-dir`) could not be.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ use rampart_certs::{
     certificate_path, certificates_from_pem, format_duration, parse_duration,
     summarize_certificate, summarize_csr, system_clock, verify_csr, write_certificates,
 };
+use rampart_core::{Action, Target};
+
+use crate::operator_audit::AuditArgs;
 
 /// The `rampart certs` subcommands.
 #[derive(Debug, Subcommand)]
@@ -64,6 +68,8 @@ pub struct SshSignArgs {
     /// The longest lifetime granted.
     #[arg(long, default_value = "16h", value_parser = duration)]
     max_ttl: Duration,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 /// Arguments of `init-ca`.
@@ -81,6 +87,8 @@ pub struct InitCaArgs {
     /// Key type: p256, p384 or ed25519.
     #[arg(long, default_value = "p256", value_parser = key_algorithm)]
     key_type: KeyAlgorithm,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 /// The signing policy's knobs.
@@ -169,6 +177,8 @@ pub struct IssueArgs {
     out: PathBuf,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 /// Arguments of `sign-csr`.
@@ -190,6 +200,8 @@ pub struct SignCsrArgs {
     out: PathBuf,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 /// Arguments of `inspect`.
@@ -200,6 +212,23 @@ pub struct InspectArgs {
     /// Print JSON lines instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Why a command failed: a certificate operation, or the audit record after it.
+enum Failure {
+    Cert(CertError),
+    Audit(String),
+}
+
+impl From<CertError> for Failure {
+    fn from(error: CertError) -> Self {
+        Failure::Cert(error)
+    }
+}
+
+/// The issued certificate's serial, as hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -221,7 +250,11 @@ pub fn run(command: CertsCommand) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+        Err(Failure::Audit(error)) => {
+            eprintln!("error: the certificate was written but the audit record failed: {error}");
+            ExitCode::from(3)
+        }
+        Err(Failure::Cert(error)) => {
             eprintln!("error: {error}");
             let refused = matches!(error, CertError::Refused(_) | CertError::BadSignature(_));
             ExitCode::from(if refused { 1 } else { 2 })
@@ -229,13 +262,13 @@ pub fn run(command: CertsCommand) -> ExitCode {
     }
 }
 
-fn init_ca(args: &InitCaArgs) -> Result<(), CertError> {
+fn init_ca(args: &InitCaArgs) -> Result<(), Failure> {
     let key_path = args.out.join("ca.key");
     if key_path.exists() {
-        return Err(CertError::Invalid(format!(
+        return Err(Failure::Cert(CertError::Invalid(format!(
             "{} exists: a CA key is never overwritten",
             key_path.display()
-        )));
+        ))));
     }
     let ca = CertificateAuthority::create_root(
         &Subject::new(&args.cn),
@@ -245,7 +278,16 @@ fn init_ca(args: &InitCaArgs) -> Result<(), CertError> {
     )?;
     ca.save(&args.out)?;
     println!("{}", args.out.join("ca.crt").display());
-    Ok(())
+    let serial = rampart_certs::summarize_certificate(ca.certificate().as_ref())?
+        .serial
+        .unwrap_or_default();
+    args.audit
+        .record(
+            Action::CertificateIssued,
+            Target::new("certificate authority", &args.cn),
+            &[("serial", serial), ("lifetime", format_duration(args.ttl))],
+        )
+        .map_err(Failure::Audit)
 }
 
 fn policy(args: &PolicyArgs) -> Result<SigningPolicy, CertError> {
@@ -268,7 +310,7 @@ fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-fn issue(args: &IssueArgs) -> Result<(), CertError> {
+fn issue(args: &IssueArgs) -> Result<(), Failure> {
     let ca = CertificateAuthority::load(&args.ca, system_clock())?;
     let candidate = Candidate {
         subject: Subject::new(&args.cn).with_organizations(args.orgs.iter().cloned()),
@@ -288,10 +330,11 @@ fn issue(args: &IssueArgs) -> Result<(), CertError> {
     let cert_path = with_extension(&args.out, ".crt");
     key.write_pem_file(&key_path)?;
     write_certificates(&cert_path, &issued.chain())?;
-    report(&cert_path, &issued)
+    report(&cert_path, &issued);
+    audit_issue(&args.audit, &request.subject.common_name, &issued)
 }
 
-fn sign_csr(args: &SignCsrArgs) -> Result<(), CertError> {
+fn sign_csr(args: &SignCsrArgs) -> Result<(), Failure> {
     let bytes = read_limited(&args.csr)?;
     let csr = verify_csr(&bytes)?;
     let ca = CertificateAuthority::load(&args.ca, system_clock())?;
@@ -305,12 +348,33 @@ fn sign_csr(args: &SignCsrArgs) -> Result<(), CertError> {
     let request = policy(&args.policy)?.evaluate(&candidate)?;
     let issued = ca.issue(&request, csr.public_key)?;
     write_certificates(&args.out, &issued.chain())?;
-    report(&args.out, &issued)
+    report(&args.out, &issued);
+    audit_issue(&args.audit, &request.subject.common_name, &issued)
+}
+
+fn audit_issue(
+    audit: &AuditArgs,
+    subject: &str,
+    issued: &rampart_certs::Issued,
+) -> Result<(), Failure> {
+    audit
+        .record(
+            Action::CertificateIssued,
+            Target::new("certificate", subject),
+            &[
+                ("serial", hex(&issued.serial)),
+                (
+                    "not_after",
+                    rampart_core::Timestamp::from(issued.not_after).to_string(),
+                ),
+            ],
+        )
+        .map_err(Failure::Audit)
 }
 
 /// One JSON line on stdout: where the certificate went, its serial and lifetime.
-fn report(path: &Path, issued: &rampart_certs::Issued) -> Result<(), CertError> {
-    let serial: String = issued.serial.iter().map(|b| format!("{b:02x}")).collect();
+fn report(path: &Path, issued: &rampart_certs::Issued) {
+    let serial = hex(&issued.serial);
     let lifetime = issued
         .not_after
         .duration_since(issued.not_before)
@@ -323,7 +387,6 @@ fn report(path: &Path, issued: &rampart_certs::Issued) -> Result<(), CertError> 
         "lifetime": format_duration(lifetime),
     });
     println!("{line}");
-    Ok(())
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
@@ -342,7 +405,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
     Ok(bytes)
 }
 
-fn ssh_sign(args: &SshSignArgs) -> Result<(), CertError> {
+fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {
     let ca = SshCa::read_file(&args.ca_key, system_clock())?;
     let public_key = String::from_utf8(read_limited(&args.public_key)?)
         .map_err(|_| CertError::Invalid("the public key file is not text".into()))?;
@@ -376,10 +439,19 @@ fn ssh_sign(args: &SshSignArgs) -> Result<(), CertError> {
         message: error.to_string(),
     })?;
     println!("{}", path.display());
-    Ok(())
+    args.audit
+        .record(
+            Action::CertificateIssued,
+            Target::new("ssh certificate", request.key_id.clone()),
+            &[
+                ("principals", request.principals.join(",")),
+                ("lifetime", format_duration(args.ttl)),
+            ],
+        )
+        .map_err(Failure::Audit)
 }
 
-fn inspect(args: &InspectArgs) -> Result<(), CertError> {
+fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     let bytes = read_limited(&args.file)?;
     let summaries: Vec<Summary> = if bytes.windows(19).any(|w| w == b"CERTIFICATE REQUEST") {
         vec![summarize_csr(&verify_csr(&bytes)?)]

@@ -5,5 +5,6 @@
 pub mod audit;
 pub mod authz;
 pub mod certs;
+pub mod operator_audit;
 pub mod passwd;
 pub mod users;

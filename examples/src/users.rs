@@ -9,13 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rampart_audit::{Durability, FileSink, FileSinkConfig, OverloadPolicy};
 use rampart_authn::{Account, AccountStore, FileStore, StoreError};
-use rampart_core::{
-    Action, AuditEvent, Clock, Outcome, SecretString, SystemClock, Target, Timestamp, UserInfo,
-};
+use rampart_core::{Action, Clock, SecretString, SystemClock, Target, Timestamp};
 
-use crate::audit::chain_from;
+use crate::operator_audit::AuditArgs;
 use crate::passwd::{NewPasswordArgs, new_hash, read_password};
 
 /// The `rampart users` subcommands.
@@ -39,12 +36,8 @@ pub struct FileArgs {
     /// The accounts file (YAML), created when missing.
     #[arg(short = 'f', long = "file")]
     file: PathBuf,
-    /// Record each change in the audit trail in this directory.
-    #[arg(long)]
-    audit_dir: Option<PathBuf>,
-    /// HMAC-SHA-256 key file of that trail, when it is written with one.
-    #[arg(long, requires = "audit_dir")]
-    audit_hmac_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 /// An account named on the command line.
@@ -246,36 +239,16 @@ fn summary(account: &Account) -> serde_json::Value {
     })
 }
 
-/// Records `action` on `username` in the audit trail, when one is configured. The actor is
-/// the operating-system account that ran the command (the owner of `/proc/self`, which a
-/// process cannot forge), as `unix-uid:N`.
+/// Records `action` on `username` in the audit trail, when one is configured; exit 3 when
+/// the change was made but could not be recorded.
 fn audited(file: &FileArgs, action: Action, username: &str) -> Result<ExitCode, ExitCode> {
-    let Some(dir) = &file.audit_dir else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    let chain = chain_from(file.audit_hmac_key_file.as_ref())?;
-    let written = (|| -> Result<(), String> {
-        use std::os::unix::fs::MetadataExt;
-        let uid = std::fs::metadata("/proc/self")
-            .map(|meta| meta.uid())
-            .map_err(|error| format!("cannot tell who runs this command: {error}"))?;
-        let event = AuditEvent::new(action, Outcome::Success, SystemClock.now())
-            .with_actor(UserInfo::new(format!("unix-uid:{uid}")))
-            .with_target(Target::new("account", username));
-        let config = FileSinkConfig::new(dir)
-            .durability(Durability::EveryEvent)
-            .chain(chain)
-            .overload(OverloadPolicy::Block);
-        let sink = FileSink::open(config).map_err(|error| error.to_string())?;
-        sink.submit(&event)
-            .wait()
-            .map_err(|error| error.to_string())?;
-        sink.close().map(drop).map_err(|error| error.to_string())
-    })();
-    written.map(|()| ExitCode::SUCCESS).map_err(|error| {
-        fail(
-            3,
-            &format!("the account was changed but the audit record failed: {error}"),
-        )
-    })
+    file.audit
+        .record(action, Target::new("account", username), &[])
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|error| {
+            fail(
+                3,
+                &format!("the account was changed but the audit record failed: {error}"),
+            )
+        })
 }

@@ -517,3 +517,68 @@ fn curl_with_a_cli_issued_client_certificate_reaches_a_rustls_mtls_server() {
     assert!(!curl.status.success());
     assert!(server.join().unwrap().is_err());
 }
+
+#[test]
+fn issuing_with_an_audit_dir_records_each_certificate() {
+    let dir = scratch("audit");
+    let trail = dir.join("trail");
+    let ca = dir.join("ca");
+    let audit = ["--audit-dir", path(&trail)];
+    let out = certs(&[&["init-ca", "--out", path(&ca)][..], &audit].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = certs(
+        &[
+            &[
+                "issue",
+                "--ca",
+                path(&ca),
+                "--cn",
+                "alice",
+                "--client",
+                "--out",
+                path(&dir.join("alice")),
+            ][..],
+            &audit,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let serial = serde_json::from_str::<Value>(text(&out.stdout).trim()).unwrap()["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verified = common::run(["audit", "verify", path(&trail)], b"");
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stdout)
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&trail)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let events: Vec<Value> = files
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+                .collect::<Vec<_>>()
+        })
+        .filter(|event| event["action"] == "cert.issued")
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["target"]["kind"], "certificate authority");
+    assert_eq!(events[1]["target"]["name"], "alice");
+    assert_eq!(events[1]["details"]["serial"], serial.as_str());
+    assert!(
+        events[1]["actor"]["username"]
+            .as_str()
+            .unwrap()
+            .starts_with("unix-uid:")
+    );
+}
