@@ -197,6 +197,20 @@ fn an_intermediate_with_name_constraints_is_enforced_by_openssl() {
     );
 }
 
+/// Runs `openssl ARGS` in `dir` and insists it succeeds.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn server_verifier(
     ca: &CertificateAuthority,
 ) -> Arc<dyn rustls::client::danger::ServerCertVerifier> {
@@ -253,18 +267,7 @@ fn a_saved_ca_loads_and_a_mismatched_key_or_leaf_is_not_a_ca() {
 #[test]
 fn an_openssl_ca_key_and_certificate_load_and_sign() {
     let dir = scratch("openssl-ca");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl(&dir, args);
     // An existing RSA CA, made by openssl: imported, then used to sign.
     run(&[
         "genpkey",
@@ -728,18 +731,7 @@ fn mutual_tls_accepts_issued_certificates_and_refuses_expired_foreign_and_misuse
 fn a_client_certificate_without_any_extended_key_usage_is_refused() {
     // webpki alone would accept this certificate; RequireClientAuthUsage does not.
     let dir = scratch("no-eku");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| openssl(&dir, args);
     let ca = root(KeyAlgorithm::EcdsaP256);
     ca.save(&dir).unwrap();
     run(&[

@@ -45,6 +45,23 @@ fn request(cn: &str, usage: Usage, ttl: Duration) -> LeafRequest {
     }
 }
 
+/// A root CA dated by a manual clock: (the clock, the same clock as `dyn Clock`, the CA).
+fn manual_ca(
+    name: &str,
+    ttl: Duration,
+) -> (Arc<ManualClock>, Arc<dyn Clock>, Arc<CertificateAuthority>) {
+    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
+    let shared_clock: Arc<dyn Clock> = clock.clone();
+    let ca = CertificateAuthority::create_root(
+        &Subject::new(name),
+        ttl,
+        KeyAlgorithm::EcdsaP256,
+        Arc::clone(&shared_clock),
+    )
+    .unwrap();
+    (clock, shared_clock, Arc::new(ca))
+}
+
 /// An echo server: each connection gets its own thread; each line is echoed back.
 fn serve(config: Arc<rustls::ServerConfig>) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -112,17 +129,7 @@ impl Client {
 
 #[test]
 fn a_renewal_under_a_live_server_keeps_old_connections_and_serves_the_new_certificate() {
-    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
-    let shared_clock: Arc<dyn Clock> = clock.clone();
-    let ca = Arc::new(
-        CertificateAuthority::create_root(
-            &Subject::new("renewal root"),
-            48 * HOUR,
-            KeyAlgorithm::EcdsaP256,
-            Arc::clone(&shared_clock),
-        )
-        .unwrap(),
-    );
+    let (clock, shared_clock, ca) = manual_ca("renewal root", 48 * HOUR);
     let sink = Arc::new(MemorySink::new());
     let audit: SharedAuditSink = sink.clone();
     let source = Arc::new(LocalCa::new(
@@ -246,17 +253,7 @@ fn drive_failures(
     std::time::SystemTime,
     usize,
 ) {
-    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
-    let shared_clock: Arc<dyn Clock> = clock.clone();
-    let ca = Arc::new(
-        CertificateAuthority::create_root(
-            &Subject::new("flaky root"),
-            96 * HOUR,
-            KeyAlgorithm::EcdsaP256,
-            Arc::clone(&shared_clock),
-        )
-        .unwrap(),
-    );
+    let (clock, shared_clock, ca) = manual_ca("flaky root", 96 * HOUR);
     let sink = Arc::new(MemorySink::new());
     let source = Arc::new(Flaky {
         inner: LocalCa::new(
@@ -343,17 +340,7 @@ fn retries_tighten_as_expiry_nears_and_renewal_still_lands_in_time() {
 
 #[test]
 fn the_run_loop_renews_by_itself_and_stops_on_shutdown() {
-    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
-    let shared_clock: Arc<dyn Clock> = clock.clone();
-    let ca = Arc::new(
-        CertificateAuthority::create_root(
-            &Subject::new("loop root"),
-            48 * HOUR,
-            KeyAlgorithm::EcdsaP256,
-            Arc::clone(&shared_clock),
-        )
-        .unwrap(),
-    );
+    let (clock, shared_clock, ca) = manual_ca("loop root", 48 * HOUR);
     let source = Arc::new(LocalCa::new(
         Arc::clone(&ca),
         request("localhost", Usage::Server, HOUR),

@@ -164,17 +164,24 @@ pub struct IssueArgs {
     /// An email name (repeatable).
     #[arg(long)]
     email: Vec<String>,
-    #[command(flatten)]
-    usage: UsageArgs,
-    /// Lifetime, like 15m, 12h, 30d.
-    #[arg(long, default_value = "24h", value_parser = duration)]
-    ttl: Duration,
     /// Key type: p256, p384 or ed25519.
     #[arg(long, default_value = "p256", value_parser = key_algorithm)]
     key_type: KeyAlgorithm,
     /// Output prefix: writes PREFIX.crt and PREFIX.key.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    leaf: LeafArgs,
+}
+
+/// What every leaf-issuing command takes: usage, lifetime, policy, audit.
+#[derive(Debug, Args)]
+pub struct LeafArgs {
+    #[command(flatten)]
+    usage: UsageArgs,
+    /// Lifetime, like 15m, 12h, 30d.
+    #[arg(long, default_value = "24h", value_parser = duration)]
+    ttl: Duration,
     #[command(flatten)]
     policy: PolicyArgs,
     #[command(flatten)]
@@ -190,18 +197,11 @@ pub struct SignCsrArgs {
     /// The CSR (PEM or DER).
     #[arg(long)]
     csr: PathBuf,
-    #[command(flatten)]
-    usage: UsageArgs,
-    /// Lifetime, like 15m, 12h, 30d.
-    #[arg(long, default_value = "24h", value_parser = duration)]
-    ttl: Duration,
     /// Where to write the certificate chain (PEM, leaf first).
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
-    policy: PolicyArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
+    leaf: LeafArgs,
 }
 
 /// Arguments of `inspect`.
@@ -312,44 +312,60 @@ fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
 
 fn issue(args: &IssueArgs) -> Result<(), Failure> {
     let ca = CertificateAuthority::load(&args.ca, system_clock())?;
-    let candidate = Candidate {
-        subject: Subject::new(&args.cn).with_organizations(args.orgs.iter().cloned()),
-        alt_names: AltNames {
-            dns: args.dns.clone(),
-            ips: args.ip.clone(),
-            uris: args.uri.clone(),
-            emails: args.email.clone(),
-        },
-        key_algorithm: args.key_type,
-        usage: args.usage.usage(),
-        ttl: args.ttl,
+    let subject = Subject::new(&args.cn).with_organizations(args.orgs.iter().cloned());
+    let alt_names = AltNames {
+        dns: args.dns.clone(),
+        ips: args.ip.clone(),
+        uris: args.uri.clone(),
+        emails: args.email.clone(),
     };
-    let request = policy(&args.policy)?.evaluate(&candidate)?;
+    let request = args.leaf.accept(subject, alt_names, args.key_type)?;
     let (issued, key) = ca.issue_with_new_key(&request, args.key_type)?;
-    let key_path = with_extension(&args.out, ".key");
-    let cert_path = with_extension(&args.out, ".crt");
-    key.write_pem_file(&key_path)?;
-    write_certificates(&cert_path, &issued.chain())?;
-    report(&cert_path, &issued);
-    audit_issue(&args.audit, &request.subject.common_name, &issued)
+    key.write_pem_file(&with_extension(&args.out, ".key"))?;
+    args.leaf
+        .deliver(&with_extension(&args.out, ".crt"), &request, &issued)
 }
 
 fn sign_csr(args: &SignCsrArgs) -> Result<(), Failure> {
     let bytes = read_limited(&args.csr)?;
     let csr = verify_csr(&bytes)?;
     let ca = CertificateAuthority::load(&args.ca, system_clock())?;
-    let candidate = Candidate {
-        subject: csr.subject.clone(),
-        alt_names: csr.alt_names.clone(),
-        key_algorithm: csr.key_algorithm,
-        usage: args.usage.usage(),
-        ttl: args.ttl,
-    };
-    let request = policy(&args.policy)?.evaluate(&candidate)?;
+    let request = args
+        .leaf
+        .accept(csr.subject, csr.alt_names, csr.key_algorithm)?;
     let issued = ca.issue(&request, csr.public_key)?;
-    write_certificates(&args.out, &issued.chain())?;
-    report(&args.out, &issued);
-    audit_issue(&args.audit, &request.subject.common_name, &issued)
+    args.leaf.deliver(&args.out, &request, &issued)
+}
+
+impl LeafArgs {
+    /// The signing policy's verdict on a leaf for `subject` with `key_algorithm`.
+    fn accept(
+        &self,
+        subject: Subject,
+        alt_names: AltNames,
+        key_algorithm: KeyAlgorithm,
+    ) -> Result<rampart_certs::LeafRequest, Failure> {
+        let candidate = Candidate {
+            subject,
+            alt_names,
+            key_algorithm,
+            usage: self.usage.usage(),
+            ttl: self.ttl,
+        };
+        Ok(policy(&self.policy)?.evaluate(&candidate)?)
+    }
+
+    /// Writes the chain to `path`, reports it on stdout and records it in the audit trail.
+    fn deliver(
+        &self,
+        path: &Path,
+        request: &rampart_certs::LeafRequest,
+        issued: &rampart_certs::Issued,
+    ) -> Result<(), Failure> {
+        write_certificates(path, &issued.chain())?;
+        report(path, issued);
+        audit_issue(&self.audit, &request.subject.common_name, issued)
+    }
 }
 
 fn audit_issue(

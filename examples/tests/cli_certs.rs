@@ -547,28 +547,8 @@ fn issuing_with_an_audit_dir_records_each_certificate() {
         .as_str()
         .unwrap()
         .to_owned();
-    let verified = common::run(["audit", "verify", path(&trail)], b"");
-    assert_eq!(
-        verified.status.code(),
-        Some(0),
-        "{}",
-        text(&verified.stdout)
-    );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&trail)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let events: Vec<Value> = files
-        .iter()
-        .flat_map(|file| {
-            std::fs::read_to_string(file)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
-                .collect::<Vec<_>>()
-        })
+    let events: Vec<Value> = common::verified_audit_events(&trail)
+        .into_iter()
         .filter(|event| event["action"] == "cert.issued")
         .collect();
     assert_eq!(events.len(), 2, "{events:?}");

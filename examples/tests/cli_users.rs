@@ -298,27 +298,9 @@ fn every_change_is_recorded_in_a_verifiable_audit_trail() {
     );
     assert_eq!(changed.status.code(), Some(0), "{}", text(&changed.stderr));
 
-    let verified = common::run(["audit", "verify", trail.to_str().unwrap()], b"");
-    assert_eq!(
-        verified.status.code(),
-        Some(0),
-        "{}",
-        text(&verified.stdout)
-    );
-    // File names carry the first sequence number, zero-padded: name order is trail order.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&trail)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
-        .collect();
-    files.sort();
-    let lines: String = files
+    let events = common::verified_audit_events(&trail);
+    let actions: Vec<String> = events
         .iter()
-        .map(|path| std::fs::read_to_string(path).unwrap())
-        .collect();
-    let actions: Vec<String> = lines
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["event"].clone())
         .filter(|event| event["target"]["name"] == "alice")
         .map(|event| {
             assert!(
@@ -339,5 +321,10 @@ fn every_change_is_recorded_in_a_verifiable_audit_trail() {
             "account.password_changed"
         ]
     );
-    assert!(!lines.contains("purple") && !lines.contains("orange") && !lines.contains("argon2id"));
+    let recorded = serde_json::to_string(&events).unwrap();
+    assert!(
+        !recorded.contains("purple")
+            && !recorded.contains("orange")
+            && !recorded.contains("argon2id")
+    );
 }

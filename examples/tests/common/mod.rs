@@ -23,3 +23,38 @@ where
     }
     child.wait_with_output().unwrap()
 }
+
+/// The events of the audit trail in `trail`, in order, after `rampart audit verify` found
+/// it intact. File names carry the first sequence number, zero-padded: name order is trail
+/// order.
+#[allow(dead_code, reason = "not every test binary reads audit trails")]
+pub(crate) fn verified_audit_events(trail: &std::path::Path) -> Vec<serde_json::Value> {
+    let verified = run(
+        ["audit".as_ref(), "verify".as_ref(), trail.as_os_str()],
+        b"",
+    );
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(trail)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|path| {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .lines()
+                .map(|line| {
+                    serde_json::from_str::<serde_json::Value>(line).unwrap()["event"].clone()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
