@@ -17,11 +17,7 @@ use std::time::{Duration, SystemTime};
 use rampart_authn::{Account, AccountStore, FileStore, StoreError, parse_accounts};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("rampart-file-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("file-store-{name}"))
 }
 
 fn account(username: &str) -> Account {

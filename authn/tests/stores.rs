@@ -19,10 +19,7 @@ use std::time::{Duration, SystemTime};
 use rampart_authn::{Account, AccountStore, FileStore, MemoryStore, StoreError, disable_inactive};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rampart-stores-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("stores-{name}"))
 }
 
 fn at(micros: u64) -> SystemTime {

@@ -18,10 +18,7 @@ use rampart_certs::{
 };
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rampart-files-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("files-{name}"))
 }
 
 #[test]

@@ -28,10 +28,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rampart-certs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("certs-{name}"))
 }
 
 fn clock() -> Arc<dyn Clock> {

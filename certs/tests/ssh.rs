@@ -23,10 +23,7 @@ use rampart_core::{Clock, ManualClock};
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rampart-ssh-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("ssh-{name}"))
 }
 
 fn keygen(dir: &Path, name: &str, kind: &[&str]) -> PathBuf {

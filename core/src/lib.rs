@@ -10,6 +10,8 @@ mod credential;
 mod error;
 mod review;
 mod secret;
+#[cfg(feature = "test-util")]
+mod testing;
 mod time;
 mod user;
 
@@ -35,5 +37,7 @@ pub use error::{
 };
 pub use review::{SubjectAccessReviewSpec, SubjectAccessReviewStatus, TokenReviewStatus};
 pub use secret::SecretString;
+#[cfg(feature = "test-util")]
+pub use testing::scratch_dir;
 pub use time::Timestamp;
 pub use user::UserInfo;

@@ -22,10 +22,7 @@ use serde_json::Value;
 mod common;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rampart-cli-certs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("cli-certs-{name}"))
 }
 
 fn certs(args: &[&str]) -> Output {

@@ -29,10 +29,7 @@ const FAST: [&str; 6] = ["--m-kib", "7168", "--t", "5", "--p", "1"];
 const ALICE_PASSWORD: &str = "purple tuesday lighthouse marmalade";
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rampart-cli-users-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    rampart_core::scratch_dir(&format!("cli-users-{name}"))
 }
 
 fn users(file: &Path, args: &[&str], stdin: &str) -> Output {
