@@ -3,6 +3,8 @@
 
 mod account;
 mod file_store;
+mod id_token;
+mod jose;
 mod local;
 mod password;
 mod policy;
@@ -13,6 +15,11 @@ pub use account::{
     Account, AccountChange, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive,
 };
 pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts, render_accounts};
+pub use id_token::{
+    ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,
+    VerifiedIdToken,
+};
+pub use jose::{Algorithm, Jwk, JwkSet, PublicKey, TokenError, VerifiedJws, verify_compact};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 pub use password::{
     HashError, HashMemory, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified,
