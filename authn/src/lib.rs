@@ -4,6 +4,7 @@
 mod account;
 mod file_store;
 mod id_token;
+mod issuer;
 mod jose;
 mod local;
 mod password;
@@ -19,6 +20,7 @@ pub use id_token::{
     ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,
     VerifiedIdToken,
 };
+pub use issuer::{IssueError, IssuedToken, IssuerKey, TokenIssuer, jwks_from_value};
 pub use jose::{Algorithm, Jwk, JwkSet, PublicKey, TokenError, VerifiedJws, verify_compact};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 pub use password::{

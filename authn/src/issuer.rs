@@ -1,0 +1,370 @@
+//! An OIDC token issuer (the Dex role, IA-2, IA-8): short-lived ID tokens for a user who
+//! authenticated any way (SAML, upstream OIDC, a local password), signed with ring, and the
+//! discovery and JWKS documents a kube-apiserver configured with `--oidc-issuer-url` (or a
+//! structured `AuthenticationConfiguration`) reads.
+//!
+//! - ES256 by default; RS256 and EdDSA with imported or generated keys.
+//! - `kid` is the key's RFC 7638 thumbprint.
+//! - [`TokenIssuer::rotate`] makes a new key active at once and keeps publishing the old one
+//!   until every token it signed has expired (its retirement is `now + max_ttl`), so a
+//!   verifier that caches the JWKS never sees a token whose key it cannot find.
+//! - Tokens carry `iss`, `sub` (the username), `aud`, `exp`, `iat`, `nbf`, a random `jti`,
+//!   `groups`, `uid` when known, and `nonce` when asked.
+
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rampart_core::{Clock, SharedClock, UserInfo};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{self as ring_sig, KeyPair as _, RsaPublicKeyComponents};
+use serde_json::{Value, json};
+
+use crate::jose::{Algorithm, TokenError};
+
+/// Why a token could not be issued.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The key is not usable for the algorithm, or cannot be generated.
+    #[error("issuer key: {0}")]
+    Key(String),
+    /// The request is outside what this issuer issues.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Signing failed.
+    #[error("signing failed")]
+    Signing,
+}
+
+enum Pair {
+    Es256(ring_sig::EcdsaKeyPair),
+    Rs256(ring_sig::RsaKeyPair),
+    EdDsa(ring_sig::Ed25519KeyPair),
+}
+
+/// One signing key: its pair, its public JWK and thumbprint.
+pub struct IssuerKey {
+    pair: Pair,
+    kid: String,
+    jwk: Value,
+}
+
+impl std::fmt::Debug for IssuerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl IssuerKey {
+    /// A new key from the system RNG: ES256 or EdDSA (ring cannot generate RSA keys;
+    /// import one with [`IssuerKey::from_pkcs8`]).
+    ///
+    /// # Errors
+    /// RSA, or the RNG failed.
+    pub fn generate(alg: Algorithm) -> Result<Self, IssueError> {
+        let rng = SystemRandom::new();
+        let failed = |_| IssueError::Key("key generation failed".into());
+        let pkcs8 = match alg {
+            Algorithm::ES256 => ring_sig::EcdsaKeyPair::generate_pkcs8(
+                &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &rng,
+            )
+            .map_err(failed)?,
+            Algorithm::EdDSA => ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?,
+            other => {
+                return Err(IssueError::Key(format!(
+                    "{other} keys are imported, not generated"
+                )));
+            }
+        };
+        Self::from_pkcs8(alg, pkcs8.as_ref())
+    }
+
+    /// A key from PKCS#8 DER for `alg` (ES256: P-256; RS256: RSA 2048–8192; EdDSA: Ed25519).
+    ///
+    /// # Errors
+    /// The key does not fit the algorithm.
+    pub fn from_pkcs8(alg: Algorithm, pkcs8: &[u8]) -> Result<Self, IssueError> {
+        let rng = SystemRandom::new();
+        let unfit = |_| IssueError::Key(format!("not a PKCS#8 key for {alg}"));
+        let (pair, jwk) = match alg {
+            Algorithm::ES256 => {
+                let pair = ring_sig::EcdsaKeyPair::from_pkcs8(
+                    &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    pkcs8,
+                    &rng,
+                )
+                .map_err(unfit)?;
+                let point = pair.public_key().as_ref();
+                let (x, y) = (
+                    point.get(1..33).unwrap_or_default(),
+                    point.get(33..65).unwrap_or_default(),
+                );
+                let jwk = json!({"crv": "P-256", "kty": "EC", "x": b64(x), "y": b64(y)});
+                (Pair::Es256(pair), jwk)
+            }
+            Algorithm::RS256 => {
+                let pair = ring_sig::RsaKeyPair::from_pkcs8(pkcs8).map_err(unfit)?;
+                let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                let jwk = json!({"e": b64(&components.e), "kty": "RSA", "n": b64(&components.n)});
+                (Pair::Rs256(pair), jwk)
+            }
+            Algorithm::EdDSA => {
+                let pair =
+                    ring_sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(unfit)?;
+                let jwk =
+                    json!({"crv": "Ed25519", "kty": "OKP", "x": b64(pair.public_key().as_ref())});
+                (Pair::EdDsa(pair), jwk)
+            }
+            other => {
+                return Err(IssueError::Key(format!(
+                    "{other} is not offered for issuing"
+                )));
+            }
+        };
+        // RFC 7638: SHA-256 over the required members, lexicographic, no whitespace;
+        // serde_json's maps are ordered by key, and `json!` wrote only those members.
+        let thumbprint = ring::digest::digest(&ring::digest::SHA256, jwk.to_string().as_bytes());
+        let kid = b64(thumbprint.as_ref());
+        let mut jwk = jwk;
+        if let Value::Object(members) = &mut jwk {
+            members.insert("kid".into(), Value::String(kid.clone()));
+            members.insert("alg".into(), Value::String(alg.name().into()));
+            members.insert("use".into(), Value::String("sig".into()));
+        }
+        Ok(IssuerKey { pair, kid, jwk })
+    }
+
+    /// The key id (RFC 7638 thumbprint).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.pair {
+            Pair::Es256(_) => Algorithm::ES256,
+            Pair::Rs256(_) => Algorithm::RS256,
+            Pair::EdDsa(_) => Algorithm::EdDSA,
+        }
+    }
+
+    /// The public JWK.
+    pub fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IssueError> {
+        let rng = SystemRandom::new();
+        match &self.pair {
+            Pair::Es256(pair) => pair
+                .sign(&rng, message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| IssueError::Signing),
+            Pair::Rs256(pair) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(&ring_sig::RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .map_err(|_| IssueError::Signing)?;
+                Ok(signature)
+            }
+            Pair::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+/// An issued token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The compact JWS.
+    pub token: String,
+    /// When it expires.
+    pub expires_at: SystemTime,
+}
+
+struct KeyRing {
+    active: IssuerKey,
+    /// Earlier keys, published until the time given.
+    retiring: Vec<(IssuerKey, SystemTime)>,
+}
+
+/// Mints ID tokens and publishes the documents that let others verify them.
+pub struct TokenIssuer {
+    issuer: String,
+    max_ttl: Duration,
+    clock: SharedClock,
+    keys: RwLock<KeyRing>,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("issuer", &self.issuer)
+            .field("max_ttl", &self.max_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuer {
+    /// An issuer at `issuer` (an https URL, the `iss` of every token) signing with `key`,
+    /// issuing tokens of at most `max_ttl` (Kubernetes' tokens should be short: minutes).
+    ///
+    /// # Errors
+    /// The issuer is not an https URL without query or fragment.
+    pub fn new(
+        issuer: impl Into<String>,
+        key: IssuerKey,
+        max_ttl: Duration,
+        clock: SharedClock,
+    ) -> Result<Self, IssueError> {
+        let issuer = issuer.into();
+        if !issuer.starts_with("https://") || issuer.contains(['?', '#']) || issuer.len() <= 8 {
+            return Err(IssueError::Refused(
+                "the issuer must be an https URL without query or fragment".into(),
+            ));
+        }
+        Ok(TokenIssuer {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            max_ttl,
+            clock,
+            keys: RwLock::new(KeyRing {
+                active: key,
+                retiring: Vec::new(),
+            }),
+        })
+    }
+
+    /// The `iss` of every token.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    fn ring(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Signs a token naming `user` for `audience`, valid for `ttl` (at most the maximum).
+    ///
+    /// # Errors
+    /// An empty username or audience, a lifetime beyond the maximum, or a signing failure.
+    pub fn mint(
+        &self,
+        user: &UserInfo,
+        audience: &str,
+        ttl: Duration,
+        nonce: Option<&str>,
+    ) -> Result<IssuedToken, IssueError> {
+        if user.username.is_empty() || audience.is_empty() {
+            return Err(IssueError::Refused(
+                "a token needs a user and an audience".into(),
+            ));
+        }
+        if ttl.is_zero() || ttl > self.max_ttl {
+            return Err(IssueError::Refused(format!(
+                "lifetime must be 1 s to {} s",
+                self.max_ttl.as_secs()
+            )));
+        }
+        let now = self.clock.now();
+        let iat = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_err(|_| IssueError::Refused("the clock is before 1970".into()))?
+            .as_secs();
+        let mut jti = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut jti)
+            .map_err(|_| IssueError::Signing)?;
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": user.username,
+            "aud": audience,
+            "iat": iat,
+            "nbf": iat,
+            "exp": iat + ttl.as_secs(),
+            "jti": b64(&jti),
+            "groups": user.groups,
+        });
+        if let Value::Object(members) = &mut claims {
+            if !user.uid.is_empty() {
+                members.insert("uid".into(), Value::String(user.uid.clone()));
+            }
+            if let Some(nonce) = nonce {
+                members.insert("nonce".into(), Value::String(nonce.to_owned()));
+            }
+        }
+        let ring = self.ring();
+        let key = &ring.active;
+        let header = json!({"alg": key.algorithm().name(), "kid": key.kid, "typ": "JWT"});
+        let signing_input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let signature = key.sign(signing_input.as_bytes())?;
+        Ok(IssuedToken {
+            token: format!("{signing_input}.{}", b64(&signature)),
+            expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(iat + ttl.as_secs()),
+        })
+    }
+
+    /// Makes `next` the signing key. The previous key stays in the JWKS until every token
+    /// it signed has expired.
+    pub fn rotate(&self, next: IssuerKey) {
+        let retire_at = self.clock.now() + self.max_ttl;
+        let mut ring = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let previous = std::mem::replace(&mut ring.active, next);
+        ring.retiring.push((previous, retire_at));
+    }
+
+    /// The JWKS document: the active key and every earlier key still in its overlap window.
+    /// Retired keys are dropped as a side effect.
+    pub fn jwks(&self) -> Value {
+        let now = self.clock.now();
+        {
+            let mut ring = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+            ring.retiring.retain(|(_, until)| *until > now);
+        }
+        let ring = self.ring();
+        let keys: Vec<Value> = std::iter::once(&ring.active)
+            .chain(ring.retiring.iter().map(|(key, _)| key))
+            .map(|key| key.jwk.clone())
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// The discovery document (`/.well-known/openid-configuration`) for an issuer that
+    /// serves its JWKS at `ISSUER/keys`.
+    pub fn discovery(&self) -> Value {
+        let ring = self.ring();
+        let mut algorithms: Vec<&str> = std::iter::once(&ring.active)
+            .chain(ring.retiring.iter().map(|(key, _)| key))
+            .map(|key| key.algorithm().name())
+            .collect();
+        algorithms.dedup();
+        json!({
+            "issuer": self.issuer,
+            "jwks_uri": format!("{}/keys", self.issuer),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": algorithms,
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "groups", "uid", "nonce"],
+        })
+    }
+}
+
+/// The verifier side of [`TokenIssuer::jwks`], for tests and for services that verify the
+/// issuer's tokens in process.
+///
+/// # Errors
+/// The document is not a JWKS.
+pub fn jwks_from_value(jwks: &Value) -> Result<crate::jose::JwkSet, TokenError> {
+    crate::jose::JwkSet::from_json(&jwks.to_string())
+}
