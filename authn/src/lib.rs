@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod bearer;
 mod file_store;
 mod id_token;
 mod issuer;
@@ -11,10 +12,12 @@ mod password;
 mod policy;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql_store;
+mod token_review;
 
 pub use account::{
     Account, AccountChange, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive,
 };
+pub use bearer::{MAX_TOKEN_FILE_BYTES, OidcAuthenticator, StaticTokens, TokenFileError};
 pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts, render_accounts};
 pub use id_token::{
     ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,
@@ -35,3 +38,4 @@ pub use policy::{
 pub use sql_store::SqlStore;
 #[cfg(feature = "postgres")]
 pub use sql_store::{PgConnectOptions, PgSslMode};
+pub use token_review::{MAX_TOKEN_REVIEW_BYTES, TokenReviewError, review_token};
