@@ -228,6 +228,11 @@ impl PrivateKey {
         write_private(path, self.to_pem().as_bytes())
     }
 
+    /// The PKCS#8 document, for other signers (e.g. a token issuer) that take one.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
     /// The PKCS#8 document, for rustls.
     pub fn to_rustls(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(self.pkcs8.to_vec().into())

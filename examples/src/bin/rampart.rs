@@ -8,6 +8,7 @@ use rampart_core::CATALOGUE;
 use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
 use rampart_examples::certs::{self, CertsCommand};
+use rampart_examples::oidc::{self, OidcCommand, TokenCommand};
 use rampart_examples::passwd::{self, PasswdCommand};
 use rampart_examples::users::{self, UsersCommand};
 
@@ -30,6 +31,12 @@ enum Command {
     /// A small CA: init-ca, issue, sign-csr, inspect, ssh-sign.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// OpenID Connect ID tokens: verify (tokens on stdin, JSON lines out).
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+    /// The token issuer: keygen, issue, jwks, discovery.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Local passwords: hash, verify, check against the policy (password on stdin).
     #[command(subcommand)]
     Passwd(PasswdCommand),
@@ -46,6 +53,8 @@ fn main() -> ExitCode {
         Command::Authz(command) => authz::run(command),
         Command::Certs(command) => certs::run(command),
         Command::Passwd(command) => passwd::run(command),
+        Command::Oidc(command) => oidc::run_oidc(command),
+        Command::Token(command) => oidc::run_token(command),
         Command::Users(command) => users::run(command),
         Command::Catalogue => {
             for (_, name, code, meaning) in CATALOGUE {

@@ -1,0 +1,335 @@
+//! `rampart oidc verify` and `rampart token issue | jwks | discovery | keygen`: ID tokens
+//! checked the way the library checks them, and the issuer's side on the command line.
+//!
+//! `oidc verify` reads compact JWTs, one per line, from stdin and writes one JSON line per
+//! token: `{"accepted": true, "user": {...}, "claims": {...}}` or
+//! `{"accepted": false, "error": "..."}`. Exit 0 when every line was read (whatever the
+//! verdicts), 2 on a usage or input error.
+
+use std::io::{self, BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use rampart_authn::{
+    Algorithm, ClaimMapping, IdTokenPolicy, IssuerKey, JwkSet, TokenIssuer, UsernamePrefix,
+};
+use rampart_certs::{KeyAlgorithm, PrivateKey, parse_duration};
+use rampart_core::{Clock, SharedClock, SystemClock, Timestamp, UserInfo};
+use serde_json::{Value, json};
+
+/// The largest document (discovery, JWKS) or stdin line read.
+const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
+
+/// The `rampart oidc` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Verify ID tokens (one per line on stdin) against an issuer's discovery and JWKS.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `oidc verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The issuer's discovery document (`.well-known/openid-configuration`), a file.
+    #[arg(long)]
+    discovery: PathBuf,
+    /// The issuer's JWKS, a file.
+    #[arg(long)]
+    jwks: PathBuf,
+    /// The client id tokens must be issued to (`aud`).
+    #[arg(long)]
+    client_id: String,
+    /// Judge validity at this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+    /// The nonce of the authentication request.
+    #[arg(long)]
+    nonce: Option<String>,
+    /// The access token returned with the ID tokens: their `at_hash` is then checked.
+    #[arg(long)]
+    access_token: Option<String>,
+    /// Accepted algorithms, comma-separated (default RS256,ES256).
+    #[arg(long, value_delimiter = ',')]
+    allowed_algs: Vec<String>,
+    /// With email as the username: require email_verified to be present and true.
+    #[arg(long)]
+    require_email_verified: bool,
+    /// The claim naming the user (default sub).
+    #[arg(long, default_value = "sub")]
+    username_claim: String,
+    /// The username prefix; `-` for none (default: Kubernetes', issuer URL and `#`).
+    #[arg(long)]
+    username_prefix: Option<String>,
+    /// The claim holding groups.
+    #[arg(long)]
+    groups_claim: Option<String>,
+    /// The prefix of groups.
+    #[arg(long, default_value = "")]
+    groups_prefix: String,
+}
+
+/// The `rampart token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a signing key (PKCS#8 PEM, mode 0600): p256 (ES256, default) or ed25519 (EdDSA).
+    Keygen(KeygenArgs),
+    /// Mint an ID token for a user.
+    Issue(IssueArgs),
+    /// Print the JWKS document for the given keys (active first, then those in overlap).
+    Jwks(KeysArgs),
+    /// Print the discovery document for the given keys.
+    Discovery(KeysArgs),
+}
+
+/// Arguments of `token keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key.
+    #[arg(long)]
+    out: PathBuf,
+    /// p256 or ed25519 (RSA keys come from elsewhere, e.g. openssl).
+    #[arg(long, default_value = "p256")]
+    key_type: String,
+}
+
+/// Arguments of `token issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The issuer URL (https), the `iss` of the token.
+    #[arg(long)]
+    issuer: String,
+    /// The signing key (PKCS#8 PEM: P-256 signs ES256, Ed25519 EdDSA, RSA RS256).
+    #[arg(long)]
+    key: PathBuf,
+    /// The audience (the client id the verifier expects).
+    #[arg(long)]
+    audience: String,
+    /// The username (`sub`).
+    #[arg(long)]
+    user: String,
+    /// A group (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// The user's uid.
+    #[arg(long)]
+    uid: Option<String>,
+    /// Lifetime, like 10m.
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    ttl: Duration,
+    /// Print a client.authentication.k8s.io/v1 ExecCredential (for kubectl) instead of the token.
+    #[arg(long)]
+    exec_credential: bool,
+}
+
+/// Arguments of `token jwks` and `token discovery`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// The issuer URL (https).
+    #[arg(long)]
+    issuer: String,
+    /// Signing keys: the active one first, then earlier ones still in their overlap.
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|error| error.to_string())
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn read_document(path: &Path) -> Result<String, String> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_DOCUMENT_BYTES + 1).read_to_string(&mut text))
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    if text.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(format!(
+            "{}: larger than {MAX_DOCUMENT_BYTES} bytes",
+            path.display()
+        ));
+    }
+    Ok(text)
+}
+
+/// Runs one `rampart oidc` subcommand.
+pub fn run_oidc(command: OidcCommand) -> ExitCode {
+    match command {
+        OidcCommand::Verify(args) => verify(&args).unwrap_or_else(|message| fail(&message)),
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
+    let discovery: Value = serde_json::from_str(&read_document(&args.discovery)?)
+        .map_err(|_| "the discovery document is not JSON".to_owned())?;
+    let issuer = discovery
+        .get("issuer")
+        .and_then(Value::as_str)
+        .ok_or("the discovery document has no issuer")?
+        .to_owned();
+    let keys = JwkSet::from_json(&read_document(&args.jwks)?).map_err(|error| error.to_string())?;
+    let mut policy = IdTokenPolicy::new(&issuer, &args.client_id);
+    if !args.allowed_algs.is_empty() {
+        let algorithms = args
+            .allowed_algs
+            .iter()
+            .map(|name| {
+                Algorithm::from_name(name).ok_or(format!("unknown or refused algorithm {name}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        policy = policy.algorithms(algorithms);
+    }
+    let now = match &args.now {
+        Some(text) => text
+            .parse::<Timestamp>()
+            .map_err(|error| format!("--now: {error}"))?
+            .to_system_time(),
+        None => SystemClock.now(),
+    };
+    let mut mapping = ClaimMapping::default()
+        .username_claim(&args.username_claim)
+        .require_email_verified(args.require_email_verified);
+    mapping = match args.username_prefix.as_deref() {
+        None => mapping,
+        Some("-") => mapping.username_prefix(UsernamePrefix::None),
+        Some(prefix) => mapping.username_prefix(UsernamePrefix::Custom(prefix.to_owned())),
+    };
+    if let Some(claim) = &args.groups_claim {
+        mapping = mapping.groups_claim(claim, &args.groups_prefix);
+    }
+    let stdin = io::stdin();
+    for line in stdin.lock().lines() {
+        let line = line.map_err(|error| format!("reading stdin: {error}"))?;
+        let token = line.trim();
+        if token.is_empty() {
+            continue;
+        }
+        let verdict = policy
+            .verify(
+                token,
+                &keys,
+                now,
+                args.nonce.as_deref(),
+                args.access_token.as_deref(),
+            )
+            .and_then(|verified| {
+                let user = mapping.user(&verified.claims, &issuer)?;
+                Ok(json!({"accepted": true, "user": user, "claims": verified.claims}))
+            })
+            .unwrap_or_else(|error| json!({"accepted": false, "error": error.to_string()}));
+        println!("{verdict}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a PKCS#8 PEM key and picks its JOSE algorithm from its type.
+fn issuer_key(path: &Path) -> Result<IssuerKey, String> {
+    let key = PrivateKey::read_pem_file(path).map_err(|error| error.to_string())?;
+    let alg = match key.algorithm() {
+        KeyAlgorithm::EcdsaP256 => Algorithm::ES256,
+        KeyAlgorithm::Ed25519 => Algorithm::EdDSA,
+        KeyAlgorithm::Rsa { .. } => Algorithm::RS256,
+        other => return Err(format!("{other} keys do not sign tokens here")),
+    };
+    IssuerKey::from_pkcs8(alg, key.pkcs8_der()).map_err(|error| error.to_string())
+}
+
+/// An issuer over `keys`: the first active, the rest published as in their overlap window.
+fn issuer(
+    url: &str,
+    keys: &[PathBuf],
+    max_ttl: Duration,
+    clock: SharedClock,
+) -> Result<TokenIssuer, String> {
+    let mut keys = keys.iter().rev().map(|path| issuer_key(path));
+    let oldest = keys.next().ok_or("no key")??;
+    let issuer =
+        TokenIssuer::new(url, oldest, max_ttl, clock).map_err(|error| error.to_string())?;
+    for key in keys {
+        issuer.rotate(key?);
+    }
+    Ok(issuer)
+}
+
+/// Runs one `rampart token` subcommand.
+pub fn run_token(command: TokenCommand) -> ExitCode {
+    let result = match command {
+        TokenCommand::Keygen(args) => keygen(&args),
+        TokenCommand::Issue(args) => issue(&args),
+        TokenCommand::Jwks(args) => issuer(
+            &args.issuer,
+            &args.keys,
+            Duration::from_secs(3600),
+            Arc::new(SystemClock),
+        )
+        .map(|issuer| println!("{}", issuer.jwks())),
+        TokenCommand::Discovery(args) => issuer(
+            &args.issuer,
+            &args.keys,
+            Duration::from_secs(3600),
+            Arc::new(SystemClock),
+        )
+        .map(|issuer| println!("{}", issuer.discovery())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn keygen(args: &KeygenArgs) -> Result<(), String> {
+    let algorithm = match args.key_type.as_str() {
+        "p256" => KeyAlgorithm::EcdsaP256,
+        "ed25519" => KeyAlgorithm::Ed25519,
+        other => return Err(format!("key type {other}: p256 or ed25519")),
+    };
+    if args.out.exists() {
+        return Err(format!(
+            "{} exists: a key is never overwritten",
+            args.out.display()
+        ));
+    }
+    let key = PrivateKey::generate(algorithm).map_err(|error| error.to_string())?;
+    key.write_pem_file(&args.out)
+        .map_err(|error| error.to_string())?;
+    println!("{}", issuer_key(&args.out)?.kid());
+    Ok(())
+}
+
+fn issue(args: &IssueArgs) -> Result<(), String> {
+    // The maximum lifetime is the requested one: this is an operator's tool.
+    let clock: SharedClock = Arc::new(SystemClock);
+    let issuer = issuer(
+        &args.issuer,
+        std::slice::from_ref(&args.key),
+        args.ttl,
+        clock,
+    )?;
+    let mut user = UserInfo::new(&args.user).with_groups(args.groups.iter().cloned());
+    if let Some(uid) = &args.uid {
+        user = user.with_uid(uid);
+    }
+    let issued = issuer
+        .mint(&user, &args.audience, args.ttl, None)
+        .map_err(|error| error.to_string())?;
+    if args.exec_credential {
+        let credential = json!({
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "kind": "ExecCredential",
+            "status": {
+                "token": issued.token,
+                "expirationTimestamp": Timestamp::from(issued.expires_at).to_string(),
+            }
+        });
+        println!("{credential}");
+    } else {
+        println!("{}", issued.token);
+    }
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! `rampart oidc verify` and `rampart token …` as black boxes: every jose fixture case gets
+//! the verdict it is labelled with, tokens the CLI issues verify through the CLI, and the
+//! ExecCredential kubectl reads has the shape client-go expects.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+mod common;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../authn/tests/fixtures/oidc");
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn lines(output: &std::process::Output) -> Vec<Value> {
+    text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn every_fixture_case_gets_its_labelled_verdict() {
+    let tokens: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/tokens.json")).unwrap())
+            .unwrap();
+    let cases = tokens["cases"].as_array().unwrap();
+    let stdin: String = cases
+        .iter()
+        .map(|case| format!("{}\n", case["token"].as_str().unwrap()))
+        .collect();
+    let out = common::run(
+        [
+            "oidc",
+            "verify",
+            "--discovery",
+            &format!("{FIXTURES}/discovery.json"),
+            "--jwks",
+            &format!("{FIXTURES}/jwks.json"),
+            "--client-id",
+            tokens["client_id"].as_str().unwrap(),
+            "--now",
+            "2027-01-15T08:01:00Z",
+            "--nonce",
+            tokens["nonce"].as_str().unwrap(),
+            "--access-token",
+            tokens["access_token"].as_str().unwrap(),
+            "--allowed-algs",
+            "RS256,PS256,ES256,ES384,EdDSA",
+            "--username-claim",
+            "email",
+            "--groups-claim",
+            "groups",
+        ],
+        stdin.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let verdicts = lines(&out);
+    assert_eq!(verdicts.len(), cases.len());
+    for (case, verdict) in cases.iter().zip(&verdicts) {
+        let name = case["name"].as_str().unwrap();
+        // Two valid tokens are refused by the mapping only: an unverified email as the
+        // username, and a system: name.
+        let expected = case["accept"].as_bool().unwrap()
+            && !["email-not-verified", "system-username"].contains(&name);
+        assert_eq!(verdict["accepted"], expected, "{name}: {verdict}");
+        if expected {
+            assert_eq!(verdict["user"]["username"], "alice@example.test");
+            assert_eq!(verdict["user"]["groups"], serde_json::json!(["dev", "ops"]));
+            assert_eq!(verdict["claims"]["sub"], "user-123");
+        } else {
+            assert!(
+                verdict["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{name}: {verdict}"
+            );
+            assert!(
+                !verdict
+                    .to_string()
+                    .contains(case["token"].as_str().unwrap())
+            );
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    rampart_core::scratch_dir(&format!("cli-oidc-{name}"))
+}
+
+#[test]
+fn tokens_issued_by_the_cli_verify_through_the_cli_across_a_rotation() {
+    let dir = scratch("issue");
+    let issuer = "https://rampart.example.test";
+    for (name, kind) in [("old.pem", "p256"), ("new.pem", "ed25519")] {
+        let out = common::run(
+            [
+                "token",
+                "keygen",
+                "--out",
+                path(&dir.join(name)),
+                "--key-type",
+                kind,
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let again = common::run(
+        ["token", "keygen", "--out", path(&dir.join("old.pem"))],
+        b"",
+    );
+    assert_eq!(again.status.code(), Some(2), "a key is never overwritten");
+    let issue = |key: &str| {
+        let out = common::run(
+            [
+                "token",
+                "issue",
+                "--issuer",
+                issuer,
+                "--key",
+                path(&dir.join(key)),
+                "--audience",
+                "kubernetes",
+                "--user",
+                "alice",
+                "--group",
+                "dev",
+                "--uid",
+                "u-1",
+                "--ttl",
+                "5m",
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let old_token = issue("old.pem");
+    let new_token = issue("new.pem");
+    // The JWKS of the rotation: the new key active, the old one still published.
+    let documents = |name: &str| {
+        let out = common::run(
+            [
+                "token",
+                name,
+                "--issuer",
+                issuer,
+                "--key",
+                path(&dir.join("new.pem")),
+                "--key",
+                path(&dir.join("old.pem")),
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        file
+    };
+    let jwks = documents("jwks");
+    let discovery = documents("discovery");
+    let keys: Value = serde_json::from_str(&std::fs::read_to_string(&jwks).unwrap()).unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    let out = common::run(
+        [
+            "oidc",
+            "verify",
+            "--discovery",
+            path(&discovery),
+            "--jwks",
+            path(&jwks),
+            "--client-id",
+            "kubernetes",
+            "--allowed-algs",
+            "ES256,EdDSA",
+            "--username-prefix",
+            "-",
+            "--groups-claim",
+            "groups",
+        ],
+        format!("{old_token}\n{new_token}\n").as_bytes(),
+    );
+    let verdicts = lines(&out);
+    for verdict in &verdicts {
+        assert_eq!(verdict["accepted"], true, "{verdict}");
+        assert_eq!(verdict["user"]["username"], "alice");
+        assert_eq!(verdict["user"]["groups"], serde_json::json!(["dev"]));
+    }
+    // A client id the tokens were not issued to.
+    let out = common::run(
+        [
+            "oidc",
+            "verify",
+            "--discovery",
+            path(&discovery),
+            "--jwks",
+            path(&jwks),
+            "--client-id",
+            "other",
+            "--allowed-algs",
+            "ES256,EdDSA",
+        ],
+        format!("{old_token}\n").as_bytes(),
+    );
+    assert_eq!(lines(&out)[0]["accepted"], false);
+}
+
+#[test]
+fn exec_credential_output_has_the_shape_client_go_reads() {
+    let dir = scratch("exec");
+    let key = dir.join("k.pem");
+    assert_eq!(
+        common::run(["token", "keygen", "--out", path(&key)], b"")
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = common::run(
+        [
+            "token",
+            "issue",
+            "--issuer",
+            "https://rampart.example.test",
+            "--key",
+            path(&key),
+            "--audience",
+            "kubernetes",
+            "--user",
+            "alice",
+            "--exec-credential",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let credential: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(credential["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(credential["kind"], "ExecCredential");
+    assert_eq!(
+        credential["status"]["token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .count(),
+        3
+    );
+    let expiry = credential["status"]["expirationTimestamp"]
+        .as_str()
+        .unwrap();
+    assert!(
+        expiry.parse::<rampart_core::Timestamp>().is_ok(),
+        "{expiry}"
+    );
+    // Refusals: a plain-http issuer, an unknown algorithm, a missing file.
+    assert_eq!(
+        common::run(
+            [
+                "token",
+                "issue",
+                "--issuer",
+                "http://x.test",
+                "--key",
+                path(&key),
+                "--audience",
+                "a",
+                "--user",
+                "u"
+            ],
+            b""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        common::run(
+            [
+                "oidc",
+                "verify",
+                "--discovery",
+                "/nonexistent",
+                "--jwks",
+                "/nonexistent",
+                "--client-id",
+                "c"
+            ],
+            b""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    let none = common::run(
+        [
+            "oidc",
+            "verify",
+            "--discovery",
+            &format!("{FIXTURES}/discovery.json"),
+            "--jwks",
+            &format!("{FIXTURES}/jwks.json"),
+            "--client-id",
+            "c",
+            "--allowed-algs",
+            "none",
+        ],
+        b"",
+    );
+    assert_eq!(none.status.code(), Some(2));
+    assert!(text(&none.stderr).contains("none"));
+}
