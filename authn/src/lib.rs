@@ -13,6 +13,7 @@ mod policy;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql_store;
 mod token_review;
+mod x509;
 
 pub use account::{
     Account, AccountChange, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive,
@@ -39,3 +40,4 @@ pub use sql_store::SqlStore;
 #[cfg(feature = "postgres")]
 pub use sql_store::{PgConnectOptions, PgSslMode};
 pub use token_review::{MAX_TOKEN_REVIEW_BYTES, TokenReviewError, review_token};
+pub use x509::{X509Authenticator, X509Error};

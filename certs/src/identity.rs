@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use rampart_core::UserInfo;
+use rampart_core::{CertificateSubject, UserInfo};
 use x509_cert::certificate::Certificate;
 use x509_cert::der::Decode;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
@@ -19,13 +19,9 @@ use crate::name::Subject;
 /// # Errors
 /// The certificate does not parse, or names several CNs or uids.
 pub fn user_from_certificate(der: &[u8]) -> Result<Option<UserInfo>, CertError> {
-    let cert = Certificate::from_der(der).map_err(CertError::der)?;
-    let subject = Subject::from_name(cert.tbs_certificate().subject())?;
-    Ok(UserInfo::from_certificate_subject(
-        &subject.common_name,
-        &subject.organizations,
-        subject.uid.as_deref(),
-    ))
+    CertificateSubject::from_certificate_der(der)
+        .map(|subject| subject.user())
+        .map_err(|error| CertError::Invalid(error.to_string()))
 }
 
 /// A readable summary of a certificate, as `rampart certs inspect` prints it.

@@ -2,9 +2,9 @@
 //! attribute Kubernetes 1.33+ reads. Building and reading, in one place.
 
 use der::asn1::{ObjectIdentifier, Utf8StringRef};
+use rampart_core::CertificateSubject;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::der::{self, Any, Decode, Encode};
-use x509_cert::ext::pkix::name::DirectoryString;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 
 use crate::error::CertError;
@@ -17,9 +17,8 @@ pub(crate) const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("
 pub(crate) const KUBERNETES_UID: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57683.2");
 
-/// Longest attribute value accepted, in bytes (X.520's upper bound for CN is 64
-/// characters; Kubernetes names and groups can be longer, so allow more, but bounded).
-const MAX_ATTRIBUTE_BYTES: usize = 1024;
+/// Longest attribute value accepted, in bytes: what rampart-core's reader accepts.
+const MAX_ATTRIBUTE_BYTES: usize = rampart_core::MAX_SUBJECT_ATTRIBUTE_BYTES;
 
 /// A subject: common name, organisations, optional Kubernetes uid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,36 +79,20 @@ impl Subject {
         Name::from_der(&der).map_err(CertError::der)
     }
 
-    /// Reads CN, every O and the uid from a name. Several CNs or uids are refused: which
-    /// one names the user would be a guess.
+    /// Reads CN, every O and the uid from a name, through rampart-core's one subject
+    /// reader. Several CNs or uids are refused: which one names the user would be a guess.
     ///
     /// # Errors
     /// A repeated CN or uid, or a value that is not a string.
     pub fn from_name(name: &Name) -> Result<Subject, CertError> {
-        let mut subject = Subject::default();
-        let mut seen_cn = false;
-        for attribute in name.iter() {
-            let text = || attribute_text(&attribute.value);
-            if attribute.oid == COMMON_NAME {
-                if seen_cn {
-                    return Err(CertError::Invalid(
-                        "the subject has more than one CN".into(),
-                    ));
-                }
-                seen_cn = true;
-                subject.common_name = text()?;
-            } else if attribute.oid == ORGANIZATION {
-                subject.organizations.push(text()?);
-            } else if attribute.oid == KUBERNETES_UID {
-                if subject.uid.is_some() {
-                    return Err(CertError::Invalid(
-                        "the subject has more than one uid".into(),
-                    ));
-                }
-                subject.uid = Some(text()?);
-            }
-        }
-        Ok(subject)
+        let der = name.to_der().map_err(CertError::der)?;
+        let subject = CertificateSubject::from_name_der(&der)
+            .map_err(|error| CertError::Invalid(error.to_string()))?;
+        Ok(Subject {
+            common_name: subject.common_name,
+            organizations: subject.organizations,
+            uid: subject.uid,
+        })
     }
 }
 
@@ -125,25 +108,4 @@ fn check_attribute(value: &str) -> Result<(), CertError> {
         ));
     }
     Ok(())
-}
-
-/// The text of a DirectoryString (UTF8String, PrintableString, TeletexString as Latin-1,
-/// BMPString) or an IA5String.
-fn attribute_text(value: &Any) -> Result<String, CertError> {
-    let text = if let Ok(directory) = value.decode_as::<DirectoryString>() {
-        match directory {
-            DirectoryString::PrintableString(s) => s.to_string(),
-            DirectoryString::TeletexString(s) => s.to_string(),
-            DirectoryString::Utf8String(s) => s,
-            DirectoryString::BmpString(s) => s.to_string(),
-        }
-    } else if let Ok(ia5) = value.decode_as::<der::asn1::Ia5String>() {
-        ia5.to_string()
-    } else {
-        return Err(CertError::Invalid(
-            "a subject attribute is not a string".into(),
-        ));
-    };
-    check_attribute(&text)?;
-    Ok(text)
 }

@@ -15,8 +15,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::error::CertError;
+use crate::identity::user_from_certificate;
+use crate::key::PrivateKey;
 use arc_swap::ArcSwap;
-use rampart_core::UserInfo;
+use rampart_core::{UserInfo, certificate_allows_client_auth};
 use rustls::client::ResolvesClientCert;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
@@ -28,14 +31,6 @@ use rustls::{
     ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
     SignatureScheme,
 };
-use x509_cert::certificate::Certificate;
-use x509_cert::der::Decode;
-use x509_cert::ext::pkix::ExtendedKeyUsage;
-
-use crate::ca::CLIENT_AUTH;
-use crate::error::CertError;
-use crate::identity::user_from_certificate;
-use crate::key::PrivateKey;
 
 /// rustls's time source, taken from the injected clock: certificates are judged valid or
 /// expired by the same clock that dated them.
@@ -150,19 +145,6 @@ impl RequireClientAuthUsage {
     }
 }
 
-/// Whether the certificate lists clientAuth in an extendedKeyUsage extension.
-fn has_client_auth_usage(end_entity: &CertificateDer<'_>) -> bool {
-    Certificate::from_der(end_entity.as_ref())
-        .ok()
-        .and_then(|cert| {
-            cert.tbs_certificate()
-                .get_extension::<ExtendedKeyUsage>()
-                .ok()
-                .flatten()
-        })
-        .is_some_and(|(_, eku)| eku.0.contains(&CLIENT_AUTH))
-}
-
 impl ClientCertVerifier for RequireClientAuthUsage {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
@@ -177,7 +159,7 @@ impl ClientCertVerifier for RequireClientAuthUsage {
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        if has_client_auth_usage(end_entity) {
+        if certificate_allows_client_auth(end_entity.as_ref()) {
             Ok(verified)
         } else {
             Err(rustls::Error::InvalidCertificate(

@@ -14,6 +14,8 @@ mod secret;
 mod testing;
 mod time;
 mod user;
+#[cfg(feature = "x509")]
+mod x509;
 
 #[cfg(feature = "test-util")]
 pub use audit::MemorySink;
@@ -41,3 +43,7 @@ pub use secret::SecretString;
 pub use testing::scratch_dir;
 pub use time::Timestamp;
 pub use user::UserInfo;
+#[cfg(feature = "x509")]
+pub use x509::{
+    CertificateSubject, MAX_SUBJECT_ATTRIBUTE_BYTES, SubjectError, certificate_allows_client_auth,
+};
