@@ -108,17 +108,26 @@ impl Algorithm {
         Algorithm::ALL.into_iter().find(|alg| alg.name() == name)
     }
 
-    fn verifier(self) -> &'static dyn ring_sig::VerificationAlgorithm {
+    /// ring's parameters for the RSA algorithms.
+    fn rsa_parameters(self) -> Option<&'static ring_sig::RsaParameters> {
         match self {
-            Algorithm::RS256 => &ring_sig::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &ring_sig::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &ring_sig::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &ring_sig::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &ring_sig::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &ring_sig::RSA_PSS_2048_8192_SHA512,
-            Algorithm::ES256 => &ring_sig::ECDSA_P256_SHA256_FIXED,
-            Algorithm::ES384 => &ring_sig::ECDSA_P384_SHA384_FIXED,
-            Algorithm::EdDSA => &ring_sig::ED25519,
+            Algorithm::RS256 => Some(&ring_sig::RSA_PKCS1_2048_8192_SHA256),
+            Algorithm::RS384 => Some(&ring_sig::RSA_PKCS1_2048_8192_SHA384),
+            Algorithm::RS512 => Some(&ring_sig::RSA_PKCS1_2048_8192_SHA512),
+            Algorithm::PS256 => Some(&ring_sig::RSA_PSS_2048_8192_SHA256),
+            Algorithm::PS384 => Some(&ring_sig::RSA_PSS_2048_8192_SHA384),
+            Algorithm::PS512 => Some(&ring_sig::RSA_PSS_2048_8192_SHA512),
+            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA => None,
+        }
+    }
+
+    /// ring's verifier for the elliptic-curve algorithms (fixed-width ECDSA, Ed25519).
+    fn curve_verifier(self) -> Option<&'static dyn ring_sig::VerificationAlgorithm> {
+        match self {
+            Algorithm::ES256 => Some(&ring_sig::ECDSA_P256_SHA256_FIXED),
+            Algorithm::ES384 => Some(&ring_sig::ECDSA_P384_SHA384_FIXED),
+            Algorithm::EdDSA => Some(&ring_sig::ED25519),
+            _ => None,
         }
     }
 
@@ -178,28 +187,20 @@ impl PublicKey {
 
     /// Verifies `signature` over `message` with `alg`.
     fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), TokenError> {
+        let unfit = || TokenError::KeyMismatch(alg.name().into());
         let verified = match self {
-            PublicKey::Rsa { n, e } => {
-                RsaPublicKeyComponents { n, e }.verify(rsa_parameters(alg)?, message, signature)
-            }
+            PublicKey::Rsa { n, e } => RsaPublicKeyComponents { n, e }.verify(
+                alg.rsa_parameters().ok_or_else(unfit)?,
+                message,
+                signature,
+            ),
             PublicKey::P256(point) | PublicKey::P384(point) | PublicKey::Ed25519(point) => {
-                UnparsedPublicKey::new(alg.verifier(), point).verify(message, signature)
+                UnparsedPublicKey::new(alg.curve_verifier().ok_or_else(unfit)?, point)
+                    .verify(message, signature)
             }
         };
         verified.map_err(|_| TokenError::Signature)
     }
-}
-
-fn rsa_parameters(alg: Algorithm) -> Result<&'static ring_sig::RsaParameters, TokenError> {
-    Ok(match alg {
-        Algorithm::RS256 => &ring_sig::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &ring_sig::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &ring_sig::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &ring_sig::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &ring_sig::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &ring_sig::RSA_PSS_2048_8192_SHA512,
-        other => return Err(TokenError::KeyMismatch(other.name().into())),
-    })
 }
 
 /// One key of a JWKS.
