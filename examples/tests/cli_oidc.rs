@@ -193,6 +193,7 @@ fn tokens_issued_by_the_cli_verify_through_the_cli_across_a_rotation() {
         format!("{old_token}\n{new_token}\n").as_bytes(),
     );
     let verdicts = lines(&out);
+    assert_eq!(verdicts.len(), 2, "{}", text(&out.stderr));
     for verdict in &verdicts {
         assert_eq!(verdict["accepted"], true, "{verdict}");
         assert_eq!(verdict["user"]["username"], "alice");
