@@ -4,7 +4,7 @@
 //! `UnionAuthenticator` in kube-apiserver's order.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,11 +17,20 @@ use serde_json::Value;
 use crate::id_token::{ClaimMapping, IdTokenPolicy};
 use crate::jose::{JwkSet, TokenError};
 
+/// Where an [`OidcAuthenticator`] finds the issuer's keys.
+enum KeySource {
+    /// A key set given in configuration (replaceable with `set_keys`).
+    Fixed(RwLock<Arc<JwkSet>>),
+    /// The issuer's JWKS over https, cached (feature `fetch`).
+    #[cfg(feature = "fetch")]
+    Fetched(Arc<crate::fetch::JwksCache>),
+}
+
 /// The ID tokens of one issuer, verified against its current key set.
 pub struct OidcAuthenticator {
     policy: IdTokenPolicy,
     mapping: ClaimMapping,
-    keys: RwLock<JwkSet>,
+    keys: KeySource,
     clock: SharedClock,
 }
 
@@ -44,14 +53,41 @@ impl OidcAuthenticator {
         OidcAuthenticator {
             policy,
             mapping,
-            keys: RwLock::new(keys),
+            keys: KeySource::Fixed(RwLock::new(Arc::new(keys))),
             clock,
         }
     }
 
-    /// Replaces the key set (after a JWKS refresh or the issuer's rotation).
+    /// Tokens passing `policy`, mapped by `mapping`, signed by a key of the issuer's JWKS
+    /// as `keys` fetches and caches it (a token naming an unknown `kid` triggers a refetch,
+    /// rate-limited by the cache).
+    #[cfg(feature = "fetch")]
+    pub fn with_jwks_cache(
+        policy: IdTokenPolicy,
+        mapping: ClaimMapping,
+        keys: Arc<crate::fetch::JwksCache>,
+        clock: SharedClock,
+    ) -> Self {
+        OidcAuthenticator {
+            policy,
+            mapping,
+            keys: KeySource::Fetched(keys),
+            clock,
+        }
+    }
+
+    /// Replaces a configured key set (after the issuer's rotation). No effect on a fetched one.
+    #[cfg_attr(
+        not(feature = "fetch"),
+        expect(
+            irrefutable_let_patterns,
+            reason = "without the fetch feature the key set is always configured"
+        )
+    )]
     pub fn set_keys(&self, keys: JwkSet) {
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+        if let KeySource::Fixed(lock) = &self.keys {
+            *lock.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        }
     }
 
     /// Whether the token claims to come from this issuer: a JWT whose unverified `iss` is
@@ -70,23 +106,49 @@ impl OidcAuthenticator {
     }
 
     /// The whole decision for one token.
-    fn check(&self, token: &str) -> Result<Authenticated, AuthnError> {
+    async fn check(&self, token: &str) -> Result<Authenticated, AuthnError> {
         if !self.claims_our_issuer(token) {
             return Err(AuthnError::NotApplicable);
         }
-        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let verified = self
-            .policy
-            .verify(token, &keys, self.clock.now(), None, None)
-            .map_err(|error| match error {
-                TokenError::Claim(why) if why.contains("expired") => AuthnError::Expired,
-                _ => AuthnError::InvalidCredentials,
-            })?;
+        let verified = match &self.keys {
+            KeySource::Fixed(lock) => {
+                let keys = Arc::clone(&lock.read().unwrap_or_else(PoisonError::into_inner));
+                self.verify(token, &keys)
+            }
+            #[cfg(feature = "fetch")]
+            KeySource::Fetched(cache) => {
+                let unavailable = |_| AuthnError::Unavailable {
+                    backend: "oidc-jwks".into(),
+                };
+                let keys = cache.keys().await.map_err(unavailable)?;
+                match self.verify(token, &keys) {
+                    // The issuer may have rotated: look again, at most once per interval.
+                    Err(TokenError::UnknownKey) => {
+                        let keys = cache.keys_after_unknown_kid().await.map_err(unavailable)?;
+                        self.verify(token, &keys)
+                    }
+                    other => other,
+                }
+            }
+        }
+        .map_err(|error| match error {
+            TokenError::Claim(why) if why.contains("expired") => AuthnError::Expired,
+            _ => AuthnError::InvalidCredentials,
+        })?;
         let user = self
             .mapping
             .user(&verified.claims, self.policy.issuer())
             .map_err(|_| AuthnError::InvalidCredentials)?;
         Ok(Authenticated::new(user).expiring_at(verified.expires_at))
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        keys: &JwkSet,
+    ) -> Result<crate::id_token::VerifiedIdToken, TokenError> {
+        self.policy
+            .verify(token, keys, self.clock.now(), None, None)
     }
 }
 
@@ -96,8 +158,7 @@ impl Authenticator<BearerToken> for OidcAuthenticator {
         credential: &'a BearerToken,
         _context: &'a RequestContext,
     ) -> AuthnFuture<'a> {
-        let result = self.check(credential.token().expose_secret());
-        Box::pin(async move { result })
+        Box::pin(self.check(credential.token().expose_secret()))
     }
 }
 

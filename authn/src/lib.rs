@@ -3,6 +3,8 @@
 
 mod account;
 mod bearer;
+#[cfg(feature = "fetch")]
+mod fetch;
 mod file_store;
 mod id_token;
 mod issuer;
@@ -19,6 +21,8 @@ pub use account::{
     Account, AccountChange, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive,
 };
 pub use bearer::{MAX_TOKEN_FILE_BYTES, OidcAuthenticator, StaticTokens, TokenFileError};
+#[cfg(feature = "fetch")]
+pub use fetch::{CachePolicy, Discovery, FetchError, Fetched, HttpsFetcher, JwksCache, discover};
 pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts, render_accounts};
 pub use id_token::{
     ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,

@@ -1,0 +1,367 @@
+//! Discovery and JWKS over https (feature `fetch`; IA-8, SC-8).
+//!
+//! - The HTTP client speaks https only (ring provider, the roots the caller gives), never
+//!   follows a redirect (a 3xx is an error: a redirect could send the request, and what
+//!   comes back, somewhere else), has a timeout on the whole exchange and a size cap on
+//!   the body.
+//! - [`discover`] reads `ISSUER/.well-known/openid-configuration` and insists the document
+//!   names exactly that issuer and an https `jwks_uri`.
+//! - [`JwksCache`] keeps the key set for as long as the response's `Cache-Control:
+//!   max-age` says (between a floor and a ceiling; `no-store`/`no-cache` mean the floor).
+//!   A token naming an unknown `kid` triggers at most one refetch per `unknown_kid_interval`
+//!   (a key rotation is picked up at once; a flood of made-up `kid`s cannot turn into a
+//!   flood of requests to the IdP).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rampart_core::SharedClock;
+use rustls::pki_types::CertificateDer;
+use serde_json::Value;
+
+use crate::jose::JwkSet;
+
+/// Why a document could not be fetched or used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The URL is not https, or not a URL.
+    #[error("refused URL: {0}")]
+    Url(String),
+    /// Connecting, TLS or HTTP failed, or the timeout passed.
+    #[error("fetch failed: {0}")]
+    Transport(String),
+    /// A status other than 200 (redirects included).
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The body is larger than the cap.
+    #[error("response larger than {0} bytes")]
+    TooLarge(usize),
+    /// The document is not what it should be.
+    #[error("bad document: {0}")]
+    Document(String),
+}
+
+/// A fetched body and how long it may be cached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// The body.
+    pub body: Vec<u8>,
+    /// `Cache-Control: max-age`, `Some(0)` for `no-store`/`no-cache`, `None` without one.
+    pub max_age: Option<Duration>,
+}
+
+/// An https-only, redirect-refusing, time- and size-bounded GET client.
+#[derive(Clone)]
+pub struct HttpsFetcher {
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+impl std::fmt::Debug for HttpsFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpsFetcher")
+            .field("timeout", &self.timeout)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpsFetcher {
+    /// A client trusting `roots` (the IdP's CA, or the system bundle), with a 10 s timeout
+    /// and a 1 MiB body cap.
+    ///
+    /// # Errors
+    /// No usable root.
+    pub fn new(roots: &[CertificateDer<'static>]) -> Result<Self, FetchError> {
+        let mut store = rustls::RootCertStore::empty();
+        for root in roots {
+            store
+                .add(root.clone())
+                .map_err(|error| FetchError::Transport(format!("root certificate: {error}")))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| FetchError::Transport(error.to_string()))?
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_only()
+            .enable_http1()
+            .build();
+        Ok(HttpsFetcher {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout: Duration::from_secs(10),
+            max_bytes: 1024 * 1024,
+        })
+    }
+
+    /// The time allowed for one whole exchange.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest body accepted.
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// GETs `url` (https only, no redirects, bounded).
+    ///
+    /// # Errors
+    /// See [`FetchError`].
+    pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|_| FetchError::Url("not a URL".into()))?;
+        if uri.scheme_str() != Some("https") || uri.host().is_none() {
+            return Err(FetchError::Url("only https URLs are fetched".into()));
+        }
+        let exchange = async {
+            let response = self
+                .client
+                .get(uri)
+                .await
+                .map_err(|error| FetchError::Transport(error.to_string()))?;
+            let status = response.status().as_u16();
+            if status != 200 {
+                return Err(FetchError::Status(status));
+            }
+            let max_age = cache_max_age(response.headers());
+            let body = Limited::new(response.into_body(), self.max_bytes)
+                .collect()
+                .await
+                .map_err(|_| FetchError::TooLarge(self.max_bytes))?
+                .to_bytes()
+                .to_vec();
+            Ok(Fetched { body, max_age })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| FetchError::Transport("timed out".into()))?
+    }
+}
+
+/// `max-age` of a `Cache-Control` header; `no-store`/`no-cache` as zero.
+fn cache_max_age(headers: &hyper::HeaderMap) -> Option<Duration> {
+    let mut max_age = None;
+    for value in headers.get_all(hyper::header::CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-store" || lower == "no-cache" {
+                return Some(Duration::ZERO);
+            }
+            if let Some(seconds) = lower.strip_prefix("max-age=")
+                && let Ok(seconds) = seconds.trim_matches('"').parse::<u64>()
+            {
+                max_age = Some(Duration::from_secs(seconds));
+            }
+        }
+    }
+    max_age
+}
+
+/// What an issuer's discovery document says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovery {
+    /// The issuer, exactly as configured.
+    pub issuer: String,
+    /// Where its keys are.
+    pub jwks_uri: String,
+    /// The whole document.
+    pub document: Value,
+}
+
+/// Fetches and checks `ISSUER/.well-known/openid-configuration`.
+///
+/// # Errors
+/// The fetch failed, or the document names another issuer or a non-https `jwks_uri`.
+pub async fn discover(fetcher: &HttpsFetcher, issuer: &str) -> Result<Discovery, FetchError> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let fetched = fetcher.get(&url).await?;
+    let document: Value = serde_json::from_slice(&fetched.body)
+        .map_err(|_| FetchError::Document("the discovery document is not JSON".into()))?;
+    if document.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err(FetchError::Document(
+            "the discovery document names another issuer".into(),
+        ));
+    }
+    let jwks_uri = document
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .filter(|uri| uri.starts_with("https://"))
+        .ok_or_else(|| FetchError::Document("no https jwks_uri".into()))?
+        .to_owned();
+    Ok(Discovery {
+        issuer: issuer.to_owned(),
+        jwks_uri,
+        document,
+    })
+}
+
+/// How long key sets are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// The shortest time a key set is kept, whatever the response says (default 60 s).
+    pub min_age: Duration,
+    /// The longest (default 24 h).
+    pub max_age: Duration,
+    /// Without a `max-age` (default 1 h).
+    pub default_age: Duration,
+    /// At most one refetch for an unknown `kid` per this interval (default 60 s).
+    pub unknown_kid_interval: Duration,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            min_age: Duration::from_secs(60),
+            max_age: Duration::from_secs(86_400),
+            default_age: Duration::from_secs(3600),
+            unknown_kid_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Cached {
+    keys: Arc<JwkSet>,
+    expires_at: SystemTime,
+    last_unknown_kid_fetch: Option<SystemTime>,
+}
+
+/// An issuer's key set, fetched on demand and kept as long as it may be.
+pub struct JwksCache {
+    fetcher: HttpsFetcher,
+    jwks_uri: String,
+    policy: CachePolicy,
+    clock: SharedClock,
+    cached: Mutex<Option<Cached>>,
+    /// Serialises fetches so concurrent callers share one request.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("jwks_uri", &self.jwks_uri)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    /// A cache of the key set at `jwks_uri` (https).
+    pub fn new(
+        fetcher: HttpsFetcher,
+        jwks_uri: impl Into<String>,
+        policy: CachePolicy,
+        clock: SharedClock,
+    ) -> Self {
+        JwksCache {
+            fetcher,
+            jwks_uri: jwks_uri.into(),
+            policy,
+            clock,
+            cached: Mutex::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn current(&self) -> Option<(Arc<JwkSet>, SystemTime, Option<SystemTime>)> {
+        self.cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|cached| {
+                (
+                    Arc::clone(&cached.keys),
+                    cached.expires_at,
+                    cached.last_unknown_kid_fetch,
+                )
+            })
+    }
+
+    /// The key set, fetched if there is none or it has expired.
+    ///
+    /// # Errors
+    /// A fetch was needed and failed (an expired set is not used past its time).
+    pub async fn keys(&self) -> Result<Arc<JwkSet>, FetchError> {
+        if let Some((keys, expires_at, _)) = self.current()
+            && self.clock.now() < expires_at
+        {
+            return Ok(keys);
+        }
+        self.refresh(false).await
+    }
+
+    /// The key set for a token whose `kid` is not in the current one: refetched, unless a
+    /// refetch for an unknown `kid` happened within the interval.
+    ///
+    /// # Errors
+    /// The refetch failed.
+    pub async fn keys_after_unknown_kid(&self) -> Result<Arc<JwkSet>, FetchError> {
+        if let Some((keys, _, Some(last))) = self.current()
+            && self
+                .clock
+                .now()
+                .duration_since(last)
+                .is_ok_and(|since| since < self.policy.unknown_kid_interval)
+        {
+            return Ok(keys);
+        }
+        self.refresh(true).await
+    }
+
+    async fn refresh(&self, for_unknown_kid: bool) -> Result<Arc<JwkSet>, FetchError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        // Someone else may have fetched while this caller waited.
+        if let Some((keys, expires_at, last)) = self.current() {
+            let now = self.clock.now();
+            let fresh = now < expires_at;
+            let recently_refetched = last.is_some_and(|last| {
+                now.duration_since(last)
+                    .is_ok_and(|since| since < self.policy.unknown_kid_interval)
+            });
+            if (!for_unknown_kid && fresh) || (for_unknown_kid && recently_refetched) {
+                return Ok(keys);
+            }
+        }
+        let fetched = self.fetcher.get(&self.jwks_uri).await?;
+        let text = std::str::from_utf8(&fetched.body)
+            .map_err(|_| FetchError::Document("the JWKS is not UTF-8".into()))?;
+        let keys = Arc::new(
+            JwkSet::from_json(text).map_err(|error| FetchError::Document(error.to_string()))?,
+        );
+        let age = fetched
+            .max_age
+            .unwrap_or(self.policy.default_age)
+            .clamp(self.policy.min_age, self.policy.max_age);
+        let now = self.clock.now();
+        let previous_unknown = self.current().and_then(|(_, _, last)| last);
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
+            keys: Arc::clone(&keys),
+            expires_at: now + age,
+            last_unknown_kid_fetch: if for_unknown_kid {
+                Some(now)
+            } else {
+                previous_unknown
+            },
+        });
+        Ok(keys)
+    }
+}

@@ -1,0 +1,409 @@
+//! Discovery and JWKS over https against a real TLS server on loopback (certificates made
+//! by openssl): caching by Cache-Control, a key rotation picked up through an unknown
+//! `kid`, refetches rate-limited against a flood of made-up `kid`s, and refusals (http,
+//! redirects, timeouts, oversized bodies, another issuer, an untrusted server).
+#![cfg(feature = "fetch")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rampart_authn::{
+    Algorithm, CachePolicy, ClaimMapping, FetchError, HttpsFetcher, IdTokenPolicy, IssuerKey,
+    JwksCache, OidcAuthenticator, TokenIssuer, UsernamePrefix, discover,
+};
+use rampart_core::{
+    Authenticator, AuthnError, BearerToken, Clock, ManualClock, RequestContext, SecretString,
+    SharedClock, SystemClock, UserInfo,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server certificate for localhost, made by openssl: (CA, chain, key).
+fn certificates(
+    dir: &Path,
+    name: &str,
+) -> (
+    CertificateDer<'static>,
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            &format!("{name}-ca.key"),
+            "-subj",
+            &format!("/CN={name} CA"),
+            "-days",
+            "1",
+            "-out",
+            &format!("{name}-ca.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            &format!("{name}.key"),
+            "-subj",
+            "/CN=localhost",
+            "-out",
+            &format!("{name}.csr"),
+        ],
+    );
+    std::fs::write(
+        dir.join(format!("{name}.ext")),
+        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{name}-ca.crt"),
+            "-CAkey",
+            &format!("{name}-ca.key"),
+            "-days",
+            "1",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}.crt"),
+        ],
+    );
+    let ca = CertificateDer::from_pem_file(dir.join(format!("{name}-ca.crt"))).unwrap();
+    let chain = vec![CertificateDer::from_pem_file(dir.join(format!("{name}.crt"))).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap();
+    (ca, chain, key)
+}
+
+/// What the IdP serves, changeable while it runs.
+struct Idp {
+    issuer: String,
+    jwks: Mutex<String>,
+    cache_control: Mutex<String>,
+    jwks_hits: AtomicUsize,
+}
+
+/// An https server on loopback answering the IdP's paths, one thread per connection.
+fn serve(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> (u16, Arc<Mutex<Option<Arc<Idp>>>>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let idp: Arc<Mutex<Option<Arc<Idp>>>> = Arc::new(Mutex::new(None));
+    let shared = Arc::clone(&idp);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            let config = Arc::clone(&config);
+            let idp = shared.lock().unwrap().clone().unwrap();
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, tcp);
+                let mut request_line = String::new();
+                {
+                    let mut reader = BufReader::new(&mut tls);
+                    if reader.read_line(&mut request_line).is_err() {
+                        return;
+                    }
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        header.clear();
+                    }
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_owned();
+                let (status, extra, body) = match path.as_str() {
+                    "/.well-known/openid-configuration" => (
+                        "200 OK",
+                        String::new(),
+                        serde_json::json!({"issuer": idp.issuer, "jwks_uri": format!("{}/jwks", idp.issuer)}).to_string(),
+                    ),
+                    "/other/.well-known/openid-configuration" => ("200 OK", String::new(), serde_json::json!({"issuer": "https://elsewhere.test", "jwks_uri": "https://elsewhere.test/jwks"}).to_string()),
+                    "/jwks" => {
+                        idp.jwks_hits.fetch_add(1, Ordering::SeqCst);
+                        let control = idp.cache_control.lock().unwrap().clone();
+                        ("200 OK", format!("Cache-Control: {control}\r\n"), idp.jwks.lock().unwrap().clone())
+                    }
+                    "/redirect" => ("302 Found", format!("Location: {}/jwks\r\n", idp.issuer), String::new()),
+                    "/slow" => {
+                        std::thread::sleep(Duration::from_secs(3));
+                        ("200 OK", String::new(), "{}".into())
+                    }
+                    "/big" => ("200 OK", String::new(), "x".repeat(2 * 1024 * 1024)),
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (port, idp)
+}
+
+struct Setup {
+    idp: Arc<Idp>,
+    issuer: String,
+    fetcher: HttpsFetcher,
+    untrusting: HttpsFetcher,
+    clock: Arc<ManualClock>,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = rampart_core::scratch_dir(&format!("authn-fetch-{name}"));
+    let (ca, chain, key) = certificates(&dir, "idp");
+    let (other_ca, _, _) = certificates(&dir, "other");
+    let (port, slot) = serve(chain, key);
+    let issuer = format!("https://localhost:{port}");
+    let idp = Arc::new(Idp {
+        issuer: issuer.clone(),
+        jwks: Mutex::new(r#"{"keys":[]}"#.into()),
+        cache_control: Mutex::new("max-age=300".into()),
+        jwks_hits: AtomicUsize::new(0),
+    });
+    *slot.lock().unwrap() = Some(Arc::clone(&idp));
+    Setup {
+        idp,
+        issuer,
+        fetcher: HttpsFetcher::new(&[ca])
+            .unwrap()
+            .timeout(Duration::from_secs(1)),
+        untrusting: HttpsFetcher::new(&[other_ca]).unwrap(),
+        clock: Arc::new(ManualClock::new(SystemClock.now())),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn discovery_and_jwks_are_fetched_and_cached_as_cache_control_says() {
+    let setup = setup("cache");
+    let key = IssuerKey::generate(Algorithm::ES256).unwrap();
+    *setup.idp.jwks.lock().unwrap() = serde_json::json!({"keys": [key.public_jwk()]}).to_string();
+    runtime().block_on(async {
+        let discovery = discover(&setup.fetcher, &setup.issuer).await.unwrap();
+        assert_eq!(discovery.jwks_uri, format!("{}/jwks", setup.issuer));
+        let clock: SharedClock = setup.clock.clone();
+        let cache = JwksCache::new(
+            setup.fetcher.clone(),
+            discovery.jwks_uri,
+            CachePolicy::default(),
+            clock,
+        );
+        assert_eq!(cache.keys().await.unwrap().keys().len(), 1);
+        assert_eq!(cache.keys().await.unwrap().keys().len(), 1);
+        assert_eq!(
+            setup.idp.jwks_hits.load(Ordering::SeqCst),
+            1,
+            "kept for max-age"
+        );
+        setup.clock.advance(Duration::from_secs(299));
+        cache.keys().await.unwrap();
+        assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), 1);
+        setup.clock.advance(Duration::from_secs(2));
+        cache.keys().await.unwrap();
+        assert_eq!(
+            setup.idp.jwks_hits.load(Ordering::SeqCst),
+            2,
+            "refetched after max-age"
+        );
+        // no-store: kept for the floor (60 s) only, never refetched on every call.
+        *setup.idp.cache_control.lock().unwrap() = "no-store".into();
+        setup.clock.advance(Duration::from_secs(301));
+        cache.keys().await.unwrap();
+        cache.keys().await.unwrap();
+        assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), 3);
+        setup.clock.advance(Duration::from_secs(61));
+        cache.keys().await.unwrap();
+        assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), 4);
+    });
+}
+
+#[test]
+fn a_rotation_is_picked_up_and_made_up_kids_cannot_flood_the_idp() {
+    let setup = setup("rotation");
+    let old = IssuerKey::generate(Algorithm::ES256).unwrap();
+    let old_jwk = old.public_jwk().clone();
+    *setup.idp.jwks.lock().unwrap() = serde_json::json!({"keys": [old_jwk]}).to_string();
+    let clock: SharedClock = setup.clock.clone();
+    let issuer = TokenIssuer::new(
+        &setup.issuer,
+        old,
+        Duration::from_secs(600),
+        Arc::clone(&clock),
+    )
+    .unwrap();
+    runtime().block_on(async {
+        let cache = Arc::new(JwksCache::new(
+            setup.fetcher.clone(),
+            format!("{}/jwks", setup.issuer),
+            CachePolicy::default(),
+            Arc::clone(&clock),
+        ));
+        let auth = OidcAuthenticator::with_jwks_cache(
+            IdTokenPolicy::new(&setup.issuer, "kubernetes"),
+            ClaimMapping::default().username_prefix(UsernamePrefix::None),
+            Arc::clone(&cache),
+            Arc::clone(&clock),
+        );
+        let context = RequestContext::new();
+        let login = |token: String| {
+            let auth = &auth;
+            let context = &context;
+            async move {
+                auth.authenticate(&BearerToken::new(SecretString::from(token)), context)
+                    .await
+            }
+        };
+        let alice = UserInfo::new("alice");
+        let token = issuer
+            .mint(&alice, "kubernetes", Duration::from_secs(300), None)
+            .unwrap()
+            .token;
+        assert_eq!(login(token).await.unwrap().user.username, "alice");
+        assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), 1);
+
+        // The IdP rotates: the new key is published; a token signed with it names a kid the
+        // cache has not seen, which triggers one refetch.
+        let new = IssuerKey::generate(Algorithm::ES256).unwrap();
+        *setup.idp.jwks.lock().unwrap() =
+            serde_json::json!({"keys": [new.public_jwk(), old_jwk]}).to_string();
+        issuer.rotate(new);
+        let token = issuer
+            .mint(&alice, "kubernetes", Duration::from_secs(300), None)
+            .unwrap()
+            .token;
+        assert_eq!(login(token).await.unwrap().user.username, "alice");
+        assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), 2);
+
+        // Fifty tokens naming made-up kids within the interval: no more requests.
+        let stranger = TokenIssuer::new(
+            &setup.issuer,
+            IssuerKey::generate(Algorithm::ES256).unwrap(),
+            Duration::from_secs(600),
+            Arc::clone(&clock),
+        )
+        .unwrap();
+        for _ in 0..50 {
+            let forged = stranger
+                .mint(&alice, "kubernetes", Duration::from_secs(300), None)
+                .unwrap()
+                .token;
+            assert_eq!(
+                login(forged).await.unwrap_err(),
+                AuthnError::InvalidCredentials
+            );
+        }
+        assert_eq!(
+            setup.idp.jwks_hits.load(Ordering::SeqCst),
+            2,
+            "made-up kids were rate-limited"
+        );
+        setup.clock.advance(Duration::from_secs(61));
+        let forged = stranger
+            .mint(&alice, "kubernetes", Duration::from_secs(300), None)
+            .unwrap()
+            .token;
+        assert!(login(forged).await.is_err());
+        assert_eq!(
+            setup.idp.jwks_hits.load(Ordering::SeqCst),
+            3,
+            "one refetch per interval"
+        );
+    });
+}
+
+#[test]
+fn the_client_refuses_what_it_should_not_follow_or_read() {
+    let setup = setup("refusals");
+    runtime().block_on(async {
+        let get = |path: &str| {
+            let url = format!("{}{path}", setup.issuer);
+            let fetcher = setup.fetcher.clone();
+            async move { fetcher.get(&url).await }
+        };
+        assert!(get("/jwks").await.is_ok());
+        assert_eq!(get("/redirect").await.unwrap_err(), FetchError::Status(302));
+        assert_eq!(get("/missing").await.unwrap_err(), FetchError::Status(404));
+        assert!(matches!(get("/slow").await.unwrap_err(), FetchError::Transport(why) if why.contains("timed out")));
+        assert!(matches!(get("/big").await.unwrap_err(), FetchError::TooLarge(_)));
+        let plain = setup.issuer.replace("https://", "http://");
+        assert!(matches!(setup.fetcher.get(&format!("{plain}/jwks")).await, Err(FetchError::Url(_))));
+        assert!(matches!(setup.untrusting.get(&format!("{}/jwks", setup.issuer)).await, Err(FetchError::Transport(_))));
+        let other = discover(&setup.fetcher, &format!("{}/other", setup.issuer)).await;
+        assert!(matches!(other, Err(FetchError::Document(why)) if why.contains("another issuer")));
+    });
+}
