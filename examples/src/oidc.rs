@@ -7,6 +7,8 @@
 //! verdicts), 2 on a usage or input error.
 
 use std::io::{self, BufRead, Read};
+
+use rustls::pki_types::pem::PemObject;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,12 +35,16 @@ pub enum OidcCommand {
 /// Arguments of `oidc verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The issuer's discovery document (`.well-known/openid-configuration`), a file.
+    /// The issuer's discovery document (`.well-known/openid-configuration`): a file, or an
+    /// https URL.
     #[arg(long)]
-    discovery: PathBuf,
-    /// The issuer's JWKS, a file.
+    discovery: String,
+    /// The issuer's JWKS: a file, or an https URL.
     #[arg(long)]
-    jwks: PathBuf,
+    jwks: String,
+    /// PEM roots trusted when fetching over https (default: the system bundle).
+    #[arg(long, default_value = "/etc/ssl/certs/ca-certificates.crt")]
+    ca_file: PathBuf,
     /// The client id tokens must be issued to (`aud`).
     #[arg(long)]
     client_id: String,
@@ -165,15 +171,47 @@ pub fn run_oidc(command: OidcCommand) -> ExitCode {
     }
 }
 
+/// A document from a file, or fetched over https (never plain http).
+fn load(source: &str, ca_file: &Path) -> Result<String, String> {
+    if source.starts_with("http://") {
+        return Err(format!("{source}: only https URLs are fetched"));
+    }
+    if !source.starts_with("https://") {
+        return read_document(Path::new(source));
+    }
+    let roots = rustls::pki_types::CertificateDer::pem_file_iter(ca_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| format!("{}: {error}", ca_file.display()))?;
+    let fetcher = rampart_authn::HttpsFetcher::new(&roots).map_err(|error| error.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())?;
+    let fetched = runtime
+        .block_on(fetcher.get(source))
+        .map_err(|error| format!("{source}: {error}"))?;
+    String::from_utf8(fetched.body).map_err(|_| format!("{source}: not UTF-8"))
+}
+
 fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
-    let discovery: Value = serde_json::from_str(&read_document(&args.discovery)?)
+    let discovery: Value = serde_json::from_str(&load(&args.discovery, &args.ca_file)?)
         .map_err(|_| "the discovery document is not JSON".to_owned())?;
     let issuer = discovery
         .get("issuer")
         .and_then(Value::as_str)
         .ok_or("the discovery document has no issuer")?
         .to_owned();
-    let keys = JwkSet::from_json(&read_document(&args.jwks)?).map_err(|error| error.to_string())?;
+    if args.discovery.starts_with("https://")
+        && args.discovery.trim_end_matches('/')
+            != format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            )
+    {
+        return Err("the discovery document at that URL names another issuer".into());
+    }
+    let keys =
+        JwkSet::from_json(&load(&args.jwks, &args.ca_file)?).map_err(|error| error.to_string())?;
     let mut policy = IdTokenPolicy::new(&issuer, &args.client_id);
     if !args.allowed_algs.is_empty() {
         let algorithms = args

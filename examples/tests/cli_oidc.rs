@@ -320,3 +320,48 @@ fn exec_credential_output_has_the_shape_client_go_reads() {
     assert_eq!(none.status.code(), Some(2));
     assert!(text(&none.stderr).contains("none"));
 }
+
+#[test]
+fn discovery_urls_must_be_https_and_reachable() {
+    let stdin = b"a.b.c\n";
+    let plain = common::run(
+        [
+            "oidc",
+            "verify",
+            "--discovery",
+            "http://localhost:1/.well-known/openid-configuration",
+            "--jwks",
+            "/nonexistent",
+            "--client-id",
+            "c",
+        ],
+        stdin,
+    );
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(
+        text(&plain.stderr).contains("only https"),
+        "{}",
+        text(&plain.stderr)
+    );
+    // Nothing listens on port 1: a transport error, exit 2, no verdicts.
+    let unreachable = common::run(
+        [
+            "oidc",
+            "verify",
+            "--discovery",
+            "https://localhost:1/.well-known/openid-configuration",
+            "--jwks",
+            "/nonexistent",
+            "--client-id",
+            "c",
+        ],
+        stdin,
+    );
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(
+        text(&unreachable.stderr).contains("fetch failed"),
+        "{}",
+        text(&unreachable.stderr)
+    );
+    assert!(unreachable.stdout.is_empty());
+}
