@@ -15,7 +15,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -60,7 +60,7 @@ pub struct Fetched {
 /// An https-only, redirect-refusing, time- and size-bounded GET client.
 #[derive(Clone)]
 pub struct HttpsFetcher {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     max_bytes: usize,
 }
@@ -122,16 +122,45 @@ impl HttpsFetcher {
     /// # Errors
     /// See [`FetchError`].
     pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
-        let uri: hyper::Uri = url
-            .parse()
-            .map_err(|_| FetchError::Url("not a URL".into()))?;
-        if uri.scheme_str() != Some("https") || uri.host().is_none() {
-            return Err(FetchError::Url("only https URLs are fetched".into()));
+        let request = hyper::Request::get(https_uri(url)?)
+            .header(hyper::header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|error| FetchError::Url(error.to_string()))?;
+        self.send(request).await
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`) to `url`, with an optional
+    /// `Authorization` header; same rules as [`HttpsFetcher::get`].
+    ///
+    /// # Errors
+    /// See [`FetchError`].
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: String,
+        authorization: Option<String>,
+    ) -> Result<Fetched, FetchError> {
+        let mut request = hyper::Request::post(https_uri(url)?)
+            .header(hyper::header::ACCEPT, "application/json")
+            .header(
+                hyper::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            );
+        if let Some(authorization) = authorization {
+            request = request.header(hyper::header::AUTHORIZATION, authorization);
         }
+        let request = request
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|error| FetchError::Url(error.to_string()))?;
+        self.send(request).await
+    }
+
+    /// One exchange: 200 only, body capped, the whole of it under the timeout.
+    async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Result<Fetched, FetchError> {
         let exchange = async {
             let response = self
                 .client
-                .get(uri)
+                .request(request)
                 .await
                 .map_err(|error| FetchError::Transport(error.to_string()))?;
             let status = response.status().as_u16();
@@ -151,6 +180,17 @@ impl HttpsFetcher {
             .await
             .map_err(|_| FetchError::Transport("timed out".into()))?
     }
+}
+
+/// `url` as a URI, if it is an https URL with a host.
+fn https_uri(url: &str) -> Result<hyper::Uri, FetchError> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|_| FetchError::Url("not a URL".into()))?;
+    if uri.scheme_str() != Some("https") || uri.host().is_none() {
+        return Err(FetchError::Url("only https URLs are fetched".into()));
+    }
+    Ok(uri)
 }
 
 /// `max-age` of a `Cache-Control` header; `no-store`/`no-cache` as zero.

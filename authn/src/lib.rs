@@ -10,6 +10,8 @@ mod id_token;
 mod issuer;
 mod jose;
 mod local;
+#[cfg(feature = "fetch")]
+mod login;
 mod password;
 mod policy;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -31,6 +33,8 @@ pub use id_token::{
 pub use issuer::{IssueError, IssuedToken, IssuerKey, TokenIssuer, jwks_from_value};
 pub use jose::{Algorithm, Jwk, JwkSet, PublicKey, TokenError, VerifiedJws, verify_compact};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
+#[cfg(feature = "fetch")]
+pub use login::{Client, LoginError, LoginRequest, Tokens, pkce_challenge, refresh};
 pub use password::{
     HashError, HashMemory, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified,
     normalize,

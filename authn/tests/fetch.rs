@@ -126,11 +126,15 @@ fn certificates(
 }
 
 /// What the IdP serves, changeable while it runs.
+/// The token endpoint's behaviour: form body in, (status line, JSON body) out.
+type TokenEndpoint = Box<dyn Fn(&str) -> (&'static str, String) + Send + Sync>;
+
 struct Idp {
     issuer: String,
     jwks: Mutex<String>,
     cache_control: Mutex<String>,
     jwks_hits: AtomicUsize,
+    token_endpoint: Mutex<Option<TokenEndpoint>>,
 }
 
 /// An https server on loopback answering the IdP's paths, one thread per connection.
@@ -160,15 +164,27 @@ fn serve(
                 let connection = rustls::ServerConnection::new(config).unwrap();
                 let mut tls = rustls::StreamOwned::new(connection, tcp);
                 let mut request_line = String::new();
+                let request_body;
                 {
                     let mut reader = BufReader::new(&mut tls);
                     if reader.read_line(&mut request_line).is_err() {
                         return;
                     }
                     let mut header = String::new();
+                    let mut length = 0usize;
                     while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        if let Some(value) =
+                            header.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
                         header.clear();
                     }
+                    let mut form = vec![0u8; length];
+                    if std::io::Read::read_exact(&mut reader, &mut form).is_err() {
+                        return;
+                    }
+                    request_body = String::from_utf8(form).unwrap_or_default();
                 }
                 let path = request_line
                     .split_whitespace()
@@ -187,6 +203,13 @@ fn serve(
                         let control = idp.cache_control.lock().unwrap().clone();
                         ("200 OK", format!("Cache-Control: {control}\r\n"), idp.jwks.lock().unwrap().clone())
                     }
+                    "/token" => match idp.token_endpoint.lock().unwrap().as_ref() {
+                        Some(endpoint) => {
+                            let (status, body) = endpoint(&request_body);
+                            (status, "Content-Type: application/json\r\n".into(), body)
+                        }
+                        None => ("404 Not Found", String::new(), String::new()),
+                    },
                     "/redirect" => ("302 Found", format!("Location: {}/jwks\r\n", idp.issuer), String::new()),
                     "/slow" => {
                         std::thread::sleep(Duration::from_secs(3));
@@ -227,6 +250,7 @@ fn setup(name: &str) -> Setup {
         jwks: Mutex::new(r#"{"keys":[]}"#.into()),
         cache_control: Mutex::new("max-age=300".into()),
         jwks_hits: AtomicUsize::new(0),
+        token_endpoint: Mutex::new(None),
     });
     *slot.lock().unwrap() = Some(Arc::clone(&idp));
     Setup {
@@ -405,5 +429,149 @@ fn the_client_refuses_what_it_should_not_follow_or_read() {
         assert!(matches!(setup.untrusting.get(&format!("{}/jwks", setup.issuer)).await, Err(FetchError::Transport(_))));
         let other = discover(&setup.fetcher, &format!("{}/other", setup.issuer)).await;
         assert!(matches!(other, Err(FetchError::Document(why)) if why.contains("another issuer")));
+    });
+}
+
+/// The value of `name` in a form or query string (test side, with percent-decoding).
+fn form_value(form: &str, name: &str) -> Option<String> {
+    form.trim_start_matches('?').split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| {
+            let mut out = Vec::new();
+            let bytes = value.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    out.push(
+                        u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16)
+                            .unwrap(),
+                    );
+                    i += 3;
+                } else {
+                    out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).unwrap()
+        })
+    })
+}
+
+/// The authorization-code flow against the loopback IdP: the IdP side (authorization and
+/// token endpoint) is played by this test, checking PKCE as RFC 7636 says and minting the
+/// ID token with rampart's issuer; a real OpenID Provider (e.g. oidc-provider) is not
+/// started here.
+#[test]
+fn the_code_flow_with_pkce_state_and_nonce_logs_in_and_refreshes() {
+    use rampart_authn::{Client, LoginError, LoginRequest, pkce_challenge, refresh};
+
+    let setup = setup("code-flow");
+    let clock: SharedClock = Arc::new(SystemClock);
+    let issuer = Arc::new(
+        TokenIssuer::new(
+            &setup.issuer,
+            IssuerKey::generate(Algorithm::ES256).unwrap(),
+            Duration::from_secs(600),
+            Arc::clone(&clock),
+        )
+        .unwrap(),
+    );
+    let keys = rampart_authn::jwks_from_value(&issuer.jwks()).unwrap();
+    let client = Client {
+        client_id: "rampart-cli".into(),
+        client_secret: Some(SecretString::from("s3cret")),
+        redirect_uri: "http://127.0.0.1:8000/callback".into(),
+        authorization_endpoint: format!("{}/authorize", setup.issuer),
+        token_endpoint: format!("{}/token", setup.issuer),
+    };
+    // What the IdP remembers between the authorization and the token request.
+    let granted: Arc<Mutex<Option<(String, String, String)>>> = Arc::new(Mutex::new(None)); // code, challenge, nonce
+    let seen_bodies: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    {
+        let granted = Arc::clone(&granted);
+        let seen = Arc::clone(&seen_bodies);
+        let issuer = Arc::clone(&issuer);
+        *setup.idp.token_endpoint.lock().unwrap() = Some(Box::new(move |form: &str| {
+            seen.lock().unwrap().push(form.to_owned());
+            let alice = UserInfo::new("alice").with_groups(["dev"]);
+            match form_value(form, "grant_type").as_deref() {
+                Some("authorization_code") => {
+                    let Some((code, challenge, nonce)) = granted.lock().unwrap().take() else {
+                        return ("400 Bad Request", r#"{"error":"invalid_grant"}"#.into());
+                    };
+                    let verifier = form_value(form, "code_verifier").unwrap_or_default();
+                    if form_value(form, "code").as_deref() != Some(code.as_str())
+                        || pkce_challenge(&verifier) != challenge
+                    {
+                        return ("400 Bad Request", r#"{"error":"invalid_grant"}"#.into());
+                    }
+                    let id_token = issuer
+                        .mint(
+                            &alice,
+                            "rampart-cli",
+                            Duration::from_secs(300),
+                            Some(&nonce),
+                        )
+                        .unwrap()
+                        .token;
+                    ("200 OK", serde_json::json!({"token_type": "Bearer", "access_token": "at-1", "refresh_token": "rt-1", "id_token": id_token}).to_string())
+                }
+                Some("refresh_token")
+                    if form_value(form, "refresh_token").as_deref() == Some("rt-1") =>
+                {
+                    let id_token = issuer
+                        .mint(&alice, "rampart-cli", Duration::from_secs(300), None)
+                        .unwrap()
+                        .token;
+                    ("200 OK", serde_json::json!({"token_type": "Bearer", "access_token": "at-2", "id_token": id_token}).to_string())
+                }
+                _ => ("400 Bad Request", r#"{"error":"invalid_grant"}"#.into()),
+            }
+        }));
+    }
+    let policy = IdTokenPolicy::new(&setup.issuer, "rampart-cli");
+    runtime().block_on(async {
+        // The browser goes to the IdP; the IdP grants a code for this request.
+        let login = LoginRequest::start(&client, &["groups"]).unwrap();
+        let query = login.authorization_url.split_once('?').unwrap().1.to_owned();
+        let state = form_value(&query, "state").unwrap();
+        *granted.lock().unwrap() = Some(("code-123".into(), form_value(&query, "code_challenge").unwrap(), form_value(&query, "nonce").unwrap()));
+        let callback = format!("code=code-123&state={state}");
+        let tokens = login.finish(&client, &callback, &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap();
+        assert_eq!(tokens.id_token.claims["sub"], "alice");
+        assert_eq!(tokens.access_token.expose_secret(), "at-1");
+        // The token request carried the verifier and the client's credentials were sent
+        // as HTTP Basic, not in the form.
+        let body = seen_bodies.lock().unwrap()[0].clone();
+        assert!(form_value(&body, "code_verifier").is_some_and(|v| v.len() >= 43));
+        assert!(form_value(&body, "client_secret").is_none());
+
+        let refreshed = refresh(&client, tokens.refresh_token.as_ref().unwrap(), &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap();
+        assert_eq!(refreshed.access_token.expose_secret(), "at-2");
+
+        // A callback with another login's state: refused before any request.
+        let before = seen_bodies.lock().unwrap().len();
+        let other = LoginRequest::start(&client, &[]).unwrap();
+        let error = other.finish(&client, &format!("code=code-123&state={state}"), &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap_err();
+        assert_eq!(error, LoginError::State);
+        assert_eq!(seen_bodies.lock().unwrap().len(), before, "no token request for a foreign state");
+
+        // The IdP's error callback; a code replayed after use (the IdP refuses it).
+        let refused = LoginRequest::start(&client, &[]).unwrap();
+        let refused_state = form_value(refused.authorization_url.split_once('?').unwrap().1, "state").unwrap();
+        let error = refused.finish(&client, &format!("error=access_denied&state={refused_state}"), &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap_err();
+        assert!(matches!(error, LoginError::Refused(why) if why == "access_denied"));
+        let replay = LoginRequest::start(&client, &[]).unwrap();
+        let replay_state = form_value(replay.authorization_url.split_once('?').unwrap().1, "state").unwrap();
+        let error = replay.finish(&client, &format!("code=code-123&state={replay_state}"), &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap_err();
+        assert_eq!(error, LoginError::Fetch(FetchError::Status(400)));
+
+        // A code granted with another request's nonce: the ID token is refused.
+        let mixed = LoginRequest::start(&client, &[]).unwrap();
+        let mixed_query = mixed.authorization_url.split_once('?').unwrap().1.to_owned();
+        *granted.lock().unwrap() = Some(("code-456".into(), form_value(&mixed_query, "code_challenge").unwrap(), "some-other-nonce".into()));
+        let mixed_state = form_value(&mixed_query, "state").unwrap();
+        let error = mixed.finish(&client, &format!("code=code-456&state={mixed_state}"), &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap_err();
+        assert!(matches!(error, LoginError::Token(rampart_authn::TokenError::Claim(why)) if why.contains("nonce")));
     });
 }
