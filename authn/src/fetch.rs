@@ -244,7 +244,7 @@ pub async fn discover(fetcher: &HttpsFetcher, issuer: &str) -> Result<Discovery,
     let jwks_uri = document
         .get("jwks_uri")
         .and_then(Value::as_str)
-        .filter(|uri| uri.starts_with("https://"))
+        .filter(|uri| https_uri(uri).is_ok())
         .ok_or_else(|| FetchError::Document("no https jwks_uri".into()))?
         .to_owned();
     Ok(Discovery {

@@ -305,7 +305,7 @@ impl ClaimMapping {
             }
             UsernamePrefix::KubernetesDefault => format!("{issuer}#{raw_username}"),
         };
-        if username.starts_with("system:") {
+        if UserInfo::is_reserved_name(&username) {
             return Err(claim("usernames starting with system: are reserved".into()));
         }
         let mut groups = Vec::new();
@@ -325,7 +325,7 @@ impl ClaimMapping {
             };
             for group in values {
                 let group = format!("{}{group}", self.groups_prefix);
-                if group.starts_with("system:") {
+                if UserInfo::is_reserved_name(&group) {
                     return Err(claim("groups starting with system: are reserved".into()));
                 }
                 groups.push(group);

@@ -12,6 +12,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use rampart_core::UserInfo;
+
 use crate::ca::{AltNames, LeafRequest, Usage};
 use crate::error::CertError;
 use crate::key::KeyAlgorithm;
@@ -282,7 +284,7 @@ impl SigningPolicy {
         if self.allow_system_identities {
             return Ok(());
         }
-        if subject.common_name.starts_with("system:") {
+        if UserInfo::is_reserved_name(&subject.common_name) {
             return Err(CertError::Refused(format!(
                 "`{}` is a Kubernetes system identity; nodes use the kubelet signers",
                 subject.common_name
@@ -291,7 +293,7 @@ impl SigningPolicy {
         if let Some(group) = subject
             .organizations
             .iter()
-            .find(|group| group.starts_with("system:"))
+            .find(|group| UserInfo::is_reserved_name(group))
         {
             return Err(CertError::Refused(format!(
                 "group `{group}` is a Kubernetes system group"

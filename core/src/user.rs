@@ -46,6 +46,17 @@ impl UserInfo {
     /// The group every authenticated request carries in Kubernetes.
     pub const AUTHENTICATED_GROUP: &'static str = "system:authenticated";
 
+    /// The prefix Kubernetes reserves for its own users and groups (`system:masters`,
+    /// `system:node:…`, `system:serviceaccount:…`).
+    pub const RESERVED_PREFIX: &'static str = "system:";
+
+    /// Whether `name` (a username or a group) is one of Kubernetes' reserved identities.
+    /// The one test every block applies before it lets an outside source name a user or
+    /// group: an IdP claim, a certificate request, an operator's new local account.
+    pub fn is_reserved_name(name: &str) -> bool {
+        name.starts_with(Self::RESERVED_PREFIX)
+    }
+
     /// The certificate subject attribute Kubernetes (1.33+) reads a user's uid from.
     pub const CERTIFICATE_UID_OID: &'static str = "1.3.6.1.4.1.57683.2";
 
@@ -133,6 +144,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_names_are_kubernetes_system_identities() {
+        for name in [
+            "system:masters",
+            "system:node:n1",
+            "system:serviceaccount:ns:sa",
+            "system:",
+        ] {
+            assert!(UserInfo::is_reserved_name(name), "{name}");
+        }
+        for name in [
+            "alice",
+            "System:masters",
+            "systems:x",
+            " system:masters",
+            "",
+        ] {
+            assert!(!UserInfo::is_reserved_name(name), "{name}");
+        }
+    }
 
     #[test]
     fn certificate_subjects_map_as_kubernetes_maps_them() {

@@ -8,7 +8,6 @@
 
 use std::io::{self, BufRead, Read};
 
-use rustls::pki_types::pem::PemObject;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -173,14 +172,13 @@ pub fn run_oidc(command: OidcCommand) -> ExitCode {
 
 /// A document from a file, or fetched over https (never plain http).
 fn load(source: &str, ca_file: &Path) -> Result<String, String> {
-    if source.starts_with("http://") {
-        return Err(format!("{source}: only https URLs are fetched"));
-    }
-    if !source.starts_with("https://") {
+    // Anything URL-shaped goes to the fetcher, which decides what it fetches (https only).
+    if !source.contains("://") {
         return read_document(Path::new(source));
     }
-    let roots = rustls::pki_types::CertificateDer::pem_file_iter(ca_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    let bundle =
+        std::fs::read(ca_file).map_err(|error| format!("{}: {error}", ca_file.display()))?;
+    let roots = rampart_certs::certificates_from_pem(&bundle)
         .map_err(|error| format!("{}: {error}", ca_file.display()))?;
     let fetcher = rampart_authn::HttpsFetcher::new(&roots).map_err(|error| error.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()

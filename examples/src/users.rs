@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use rampart_authn::{Account, AccountStore, FileStore, StoreError};
-use rampart_core::{Action, Clock, SecretString, SystemClock, Target, Timestamp};
+use rampart_core::{Action, Clock, SecretString, SystemClock, Target, Timestamp, UserInfo};
 
 use crate::operator_audit::AuditArgs;
 use crate::passwd::{NewPasswordArgs, new_hash, read_password};
@@ -130,7 +130,7 @@ fn check_names(args: &AddArgs) -> Result<(), ExitCode> {
             "a username must be non-empty, without surrounding spaces or control characters",
         ));
     }
-    if username.starts_with("system:") {
+    if UserInfo::is_reserved_name(username) {
         return Err(fail(
             1,
             "usernames starting with `system:` are reserved by Kubernetes",
@@ -143,7 +143,7 @@ fn check_names(args: &AddArgs) -> Result<(), ExitCode> {
                 "a group must be non-empty, without control characters",
             ));
         }
-        if group.starts_with("system:") && !args.allow_system_groups {
+        if UserInfo::is_reserved_name(group) && !args.allow_system_groups {
             return Err(fail(
                 1,
                 &format!(
