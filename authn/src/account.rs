@@ -101,36 +101,90 @@ impl MemoryStore {
     }
 }
 
-impl AccountStore for MemoryStore {
-    fn get<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Account>> {
-        let found = self.with(|accounts| accounts.get(username).cloned());
-        Box::pin(async move { Ok(found) })
+impl MapBacked for MemoryStore {
+    fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Account>) -> T) -> Result<T, StoreError> {
+        Ok(self.with(|accounts| f(accounts)))
     }
 
-    fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.with(|accounts| insert_new(accounts, account));
-        Box::pin(async move { result })
-    }
-
-    fn update(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.with(|accounts| replace(accounts, account));
-        Box::pin(async move { result })
-    }
-
-    fn modify<'a>(
-        &'a self,
-        username: &'a str,
-        change: AccountChange<'a>,
-    ) -> StoreFuture<'a, Account> {
-        let result = self.with(|accounts| apply_change(accounts, username, change));
-        Box::pin(async move { result })
-    }
-
-    fn list(&self) -> StoreFuture<'_, Vec<Account>> {
-        let all = self.with(|accounts| accounts.values().cloned().collect());
-        Box::pin(async move { Ok(all) })
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, Account>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with(f)
     }
 }
+
+/// A store whose accounts are one map behind a lock: in memory, or a file. Both get their
+/// [`AccountStore`] methods from [`map_backed_account_store!`], so the rules below are
+/// written once.
+pub(crate) trait MapBacked {
+    /// Reads the current map.
+    fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Account>) -> T) -> Result<T, StoreError>;
+    /// Changes the map atomically: `f`'s error leaves it as it was.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, Account>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>;
+}
+
+/// `AccountStore` for a [`MapBacked`] store. The stores answer at once, so each future is
+/// ready when returned.
+macro_rules! map_backed_account_store {
+    ($store:ty) => {
+        impl $crate::account::AccountStore for $store {
+            fn get<'a>(
+                &'a self,
+                username: &'a str,
+            ) -> $crate::account::StoreFuture<'a, Option<$crate::account::Account>> {
+                let result = $crate::account::MapBacked::read(self, |accounts| {
+                    accounts.get(username).cloned()
+                });
+                Box::pin(async move { result })
+            }
+
+            fn insert(
+                &self,
+                account: $crate::account::Account,
+            ) -> $crate::account::StoreFuture<'_, ()> {
+                let result = $crate::account::MapBacked::write(self, |accounts| {
+                    $crate::account::insert_new(accounts, account)
+                });
+                Box::pin(async move { result })
+            }
+
+            fn update(
+                &self,
+                account: $crate::account::Account,
+            ) -> $crate::account::StoreFuture<'_, ()> {
+                let result = $crate::account::MapBacked::write(self, |accounts| {
+                    $crate::account::replace(accounts, account)
+                });
+                Box::pin(async move { result })
+            }
+
+            fn modify<'a>(
+                &'a self,
+                username: &'a str,
+                change: $crate::account::AccountChange<'a>,
+            ) -> $crate::account::StoreFuture<'a, $crate::account::Account> {
+                let result = $crate::account::MapBacked::write(self, |accounts| {
+                    $crate::account::apply_change(accounts, username, change)
+                });
+                Box::pin(async move { result })
+            }
+
+            fn list(&self) -> $crate::account::StoreFuture<'_, Vec<$crate::account::Account>> {
+                let result = $crate::account::MapBacked::read(self, |accounts| {
+                    accounts.values().cloned().collect()
+                });
+                Box::pin(async move { result })
+            }
+        }
+    };
+}
+pub(crate) use map_backed_account_store;
+
+map_backed_account_store!(MemoryStore);
 
 /// Applies `change` to one account of `accounts`: the modify rule of every map-backed store
 /// (the caller holds whatever lock makes it atomic).

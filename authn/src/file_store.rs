@@ -25,10 +25,7 @@ use std::time::SystemTime;
 use rampart_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{
-    Account, AccountChange, AccountStore, StoreError, StoreFuture, apply_change, insert_new,
-    replace,
-};
+use crate::account::{Account, MapBacked, StoreError, map_backed_account_store};
 
 /// The largest accounts file read: far beyond any real file, small enough to never hurt.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -377,37 +374,17 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-impl AccountStore for FileStore {
-    fn get<'a>(&'a self, username: &'a str) -> StoreFuture<'a, Option<Account>> {
-        let result = self
-            .refresh()
-            .map(|()| self.state().accounts.get(username).cloned());
-        Box::pin(async move { result })
+impl MapBacked for FileStore {
+    fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Account>) -> T) -> Result<T, StoreError> {
+        self.refresh().map(|()| f(&self.state().accounts))
     }
 
-    fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.transact(|accounts| insert_new(accounts, account));
-        Box::pin(async move { result })
-    }
-
-    fn update(&self, account: Account) -> StoreFuture<'_, ()> {
-        let result = self.transact(|accounts| replace(accounts, account));
-        Box::pin(async move { result })
-    }
-
-    fn modify<'a>(
-        &'a self,
-        username: &'a str,
-        change: AccountChange<'a>,
-    ) -> StoreFuture<'a, Account> {
-        let result = self.transact(|accounts| apply_change(accounts, username, change));
-        Box::pin(async move { result })
-    }
-
-    fn list(&self) -> StoreFuture<'_, Vec<Account>> {
-        let result = self
-            .refresh()
-            .map(|()| self.state().accounts.values().cloned().collect());
-        Box::pin(async move { result })
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, Account>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.transact(f)
     }
 }
+
+map_backed_account_store!(FileStore);
