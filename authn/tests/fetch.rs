@@ -14,7 +14,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,23 +24,10 @@ use rampart_authn::{
 };
 use rampart_core::{
     Authenticator, AuthnError, BearerToken, Clock, ManualClock, RequestContext, SecretString,
-    SharedClock, SystemClock, UserInfo,
+    SharedClock, SystemClock, UserInfo, openssl_ca, openssl_request, openssl_sign,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A CA and a server certificate for localhost, made by openssl: (CA, chain, key).
 fn certificates(
@@ -52,77 +38,20 @@ fn certificates(
     Vec<CertificateDer<'static>>,
     PrivateKeyDer<'static>,
 ) {
-    openssl(
+    let ca = format!("{name}-ca");
+    openssl_ca(dir, &ca);
+    openssl_request(dir, name, &["-subj", "/CN=localhost"]);
+    let cert = openssl_sign(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-keyout",
-            &format!("{name}-ca.key"),
-            "-subj",
-            &format!("/CN={name} CA"),
-            "-days",
-            "1",
-            "-out",
-            &format!("{name}-ca.crt"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-keyout",
-            &format!("{name}.key"),
-            "-subj",
-            "/CN=localhost",
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
-    std::fs::write(
-        dir.join(format!("{name}.ext")),
+        name,
+        &ca,
         "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{name}-ca.crt"),
-            "-CAkey",
-            &format!("{name}-ca.key"),
-            "-days",
-            "1",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}.crt"),
-        ],
     );
-    let ca = CertificateDer::from_pem_file(dir.join(format!("{name}-ca.crt"))).unwrap();
-    let chain = vec![CertificateDer::from_pem_file(dir.join(format!("{name}.crt"))).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap();
-    (ca, chain, key)
+    (
+        CertificateDer::from_pem_file(dir.join(format!("{ca}.crt"))).unwrap(),
+        vec![CertificateDer::from_pem_file(cert).unwrap()],
+        PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap(),
+    )
 }
 
 /// What the IdP serves, changeable while it runs.

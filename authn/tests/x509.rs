@@ -9,110 +9,21 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_authn::X509Authenticator;
 use rampart_core::{
     Authenticator, AuthnError, ClientCertificateChain, Clock, ManualClock, RequestContext,
-    SystemClock,
+    SystemClock, openssl_ca, openssl_request, openssl_sign,
 };
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA (`NAME.crt`, `NAME.key`) made by openssl.
-fn ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-keyout",
-            &format!("{name}.key"),
-            "-subj",
-            &format!("/CN={name}"),
-            "-days",
-            "2",
-            "-out",
-            &format!("{name}.crt"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-}
-
 /// A certificate for `subject` signed by `issuer` with the given extensions.
 fn leaf(dir: &Path, name: &str, issuer: &str, subject: &str, extensions: &str) -> PathBuf {
-    request(dir, name, &["-subj", subject]);
-    sign(dir, name, issuer, extensions)
-}
-
-/// A key and CSR `NAME.csr` made by `openssl req` with `subject_args`.
-fn request(dir: &Path, name: &str, subject_args: &[&str]) {
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    let mut args = vec![
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-keyout",
-        &key,
-        "-out",
-        &csr,
-    ];
-    args.extend_from_slice(subject_args);
-    openssl(dir, &args);
-}
-
-/// Signs `NAME.csr` with `issuer`'s key: `NAME.crt`.
-fn sign(dir: &Path, name: &str, issuer: &str, extensions: &str) -> PathBuf {
-    std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{issuer}.crt"),
-            "-CAkey",
-            &format!("{issuer}.key"),
-            "-days",
-            "1",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}.crt"),
-        ],
-    );
-    dir.join(format!("{name}.crt"))
+    openssl_request(dir, name, &["-subj", subject]);
+    openssl_sign(dir, name, issuer, extensions)
 }
 
 fn der(path: &Path) -> Vec<u8> {
@@ -138,8 +49,8 @@ fn authenticate(
 #[test]
 fn openssl_client_certificates_map_and_bad_ones_are_refused() {
     let dir = rampart_core::scratch_dir("authn-x509");
-    ca(&dir, "root");
-    ca(&dir, "stranger");
+    openssl_ca(&dir, "root");
+    openssl_ca(&dir, "stranger");
     // An intermediate under the root, for a two-level chain.
     let intermediate = leaf(
         &dir,
@@ -172,8 +83,8 @@ CN=bob
 ",
     )
     .unwrap();
-    request(&dir, "bob", &["-config", "uid.cnf"]);
-    let bob = sign(&dir, "bob", "root", CLIENT);
+    openssl_request(&dir, "bob", &["-config", "uid.cnf"]);
+    let bob = openssl_sign(&dir, "bob", "root", CLIENT);
     assert_eq!(
         authenticate(&auth, vec![der(&bob)]).unwrap().user.uid,
         "u-7"

@@ -194,20 +194,6 @@ fn an_intermediate_with_name_constraints_is_enforced_by_openssl() {
     );
 }
 
-/// Runs `openssl ARGS` in `dir` and insists it succeeds.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn server_verifier(
     ca: &CertificateAuthority,
 ) -> Arc<dyn rustls::client::danger::ServerCertVerifier> {
@@ -264,7 +250,7 @@ fn a_saved_ca_loads_and_a_mismatched_key_or_leaf_is_not_a_ca() {
 #[test]
 fn an_openssl_ca_key_and_certificate_load_and_sign() {
     let dir = scratch("openssl-ca");
-    let run = |args: &[&str]| openssl(&dir, args);
+    let run = |args: &[&str]| rampart_core::openssl(&dir, args);
     // An existing RSA CA, made by openssl: imported, then used to sign.
     run(&[
         "genpkey",
@@ -728,33 +714,16 @@ fn mutual_tls_accepts_issued_certificates_and_refuses_expired_foreign_and_misuse
 fn a_client_certificate_without_any_extended_key_usage_is_refused() {
     // webpki alone would accept this certificate; RequireClientAuthUsage does not.
     let dir = scratch("no-eku");
-    let run = |args: &[&str]| openssl(&dir, args);
     let ca = root(KeyAlgorithm::EcdsaP256);
+    // rampart's CA saved as ca.crt/ca.key signs an openssl request without any EKU.
     ca.save(&dir).unwrap();
-    run(&[
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-keyout",
-        "c.key",
-        "-subj",
-        "/CN=mallory",
-        "-out",
-        "c.csr",
-    ]);
-    std::fs::write(
-        dir.join("ext.cnf"),
+    rampart_core::openssl_request(&dir, "c", &["-subj", "/CN=mallory"]);
+    rampart_core::openssl_sign(
+        &dir,
+        "c",
+        "ca",
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n",
-    )
-    .unwrap();
-    run(&[
-        "x509", "-req", "-in", "c.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "1",
-        "-extfile", "ext.cnf", "-out", "c.crt",
-    ]);
+    );
     let chain =
         rampart_certs::certificates_from_pem(&std::fs::read(dir.join("c.crt")).unwrap()).unwrap();
     let key = rampart_certs::PrivateKey::read_pem_file(&dir.join("c.key")).unwrap();

@@ -16,3 +16,102 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     }
     dir
 }
+
+/// Runs `openssl ARGS` in `dir`: the independent peer many tests check against.
+///
+/// # Panics
+/// openssl is missing or fails; its stderr is in the message.
+#[expect(clippy::panic, reason = "a test helper fails the test")]
+pub fn openssl(dir: &std::path::Path, args: &[&str]) {
+    match std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(error) => panic!("openssl cannot run: {error}"),
+    }
+}
+
+/// A P-256 CA made by openssl: `DIR/NAME.crt` and `DIR/NAME.key`, valid for two days.
+pub fn openssl_ca(dir: &std::path::Path, name: &str) {
+    let (key, cert, subject) = (
+        format!("{name}.key"),
+        format!("{name}.crt"),
+        format!("/CN={name}"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            &key,
+            "-subj",
+            &subject,
+            "-days",
+            "2",
+            "-out",
+            &cert,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+}
+
+/// A P-256 key and CSR made by `openssl req`: `DIR/NAME.key`, `DIR/NAME.csr`;
+/// `subject_args` name the subject (`-subj …` or `-config FILE`).
+pub fn openssl_request(dir: &std::path::Path, name: &str, subject_args: &[&str]) {
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    let mut args = vec![
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ];
+    args.extend_from_slice(subject_args);
+    openssl(dir, &args);
+}
+
+/// Signs `DIR/NAME.csr` with the CA `issuer` (see [`openssl_ca`]) for one day, with the
+/// extensions given in openssl's config syntax; returns the path of `DIR/NAME.crt`.
+///
+/// # Panics
+/// The extensions file cannot be written, or openssl fails.
+#[expect(clippy::panic, reason = "a test helper fails the test")]
+pub fn openssl_sign(dir: &std::path::Path, name: &str, issuer: &str, extensions: &str) -> PathBuf {
+    let ext = format!("{name}.ext");
+    if let Err(error) = std::fs::write(dir.join(&ext), extensions) {
+        panic!("cannot write {ext}: {error}");
+    }
+    let (csr, ca_cert, ca_key, cert) = (
+        format!("{name}.csr"),
+        format!("{issuer}.crt"),
+        format!("{issuer}.key"),
+        format!("{name}.crt"),
+    );
+    openssl(
+        dir,
+        &[
+            "x509", "-req", "-in", &csr, "-CA", &ca_cert, "-CAkey", &ca_key, "-days", "1",
+            "-extfile", &ext, "-out", &cert,
+        ],
+    );
+    dir.join(cert)
+}
