@@ -405,20 +405,10 @@ fn report(path: &Path, issued: &rampart_certs::Issued) {
     println!("{line}");
 }
 
+/// An input file (CSR, public key, certificate) of at most the CSR bound.
 fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|error| CertError::Io {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    })?;
-    let mut bytes = Vec::new();
-    file.take(rampart_certs::MAX_CSR_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| CertError::Io {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })?;
-    Ok(bytes)
+    crate::input::read_bounded(path, rampart_certs::MAX_CSR_BYTES as u64)
+        .map_err(CertError::Invalid)
 }
 
 fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {

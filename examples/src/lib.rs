@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod authz;
 pub mod certs;
+pub mod input;
 pub mod oidc;
 pub mod operator_audit;
 pub mod passwd;

@@ -6,7 +6,7 @@
 //! `{"accepted": false, "error": "..."}`. Exit 0 when every line was read (whatever the
 //! verdicts), 2 on a usage or input error.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+
+use crate::input::read_bounded;
 use rampart_authn::{
     Algorithm, ClaimMapping, IdTokenPolicy, IssuerKey, JwkSet, TokenIssuer, UsernamePrefix,
 };
@@ -21,8 +23,10 @@ use rampart_certs::{KeyAlgorithm, PrivateKey, parse_duration};
 use rampart_core::{Clock, SharedClock, SystemClock, Timestamp, UserInfo};
 use serde_json::{Value, json};
 
-/// The largest document (discovery, JWKS) or stdin line read.
+/// The largest document (discovery, JWKS) read.
 const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
+/// The largest CA bundle read (a system bundle is a few hundred KiB).
+const MAX_CA_BUNDLE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The `rampart oidc` subcommands.
 #[derive(Debug, Subcommand)]
@@ -150,17 +154,8 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn read_document(path: &Path) -> Result<String, String> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_DOCUMENT_BYTES + 1).read_to_string(&mut text))
-        .map_err(|error| format!("{}: {error}", path.display()))?;
-    if text.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(format!(
-            "{}: larger than {MAX_DOCUMENT_BYTES} bytes",
-            path.display()
-        ));
-    }
-    Ok(text)
+    String::from_utf8(read_bounded(path, MAX_DOCUMENT_BYTES)?)
+        .map_err(|_| format!("{}: not UTF-8", path.display()))
 }
 
 /// Runs one `rampart oidc` subcommand.
@@ -176,8 +171,7 @@ fn load(source: &str, ca_file: &Path) -> Result<String, String> {
     if !source.contains("://") {
         return read_document(Path::new(source));
     }
-    let bundle =
-        std::fs::read(ca_file).map_err(|error| format!("{}: {error}", ca_file.display()))?;
+    let bundle = read_bounded(ca_file, MAX_CA_BUNDLE_BYTES)?;
     let roots = rampart_certs::certificates_from_pem(&bundle)
         .map_err(|error| format!("{}: {error}", ca_file.display()))?;
     let fetcher = rampart_authn::HttpsFetcher::new(&roots).map_err(|error| error.to_string())?;
