@@ -212,13 +212,11 @@ fn who_can_and_risks_tables_and_json() {
     // Without --include-bootstrap the default policy reports nothing; a bad grant shows.
     let clean = rampart(&["authz", "risks", "-f", BOOTSTRAP], "");
     assert_eq!(stdout(&clean).lines().count(), 1, "{}", stdout(&clean));
-    let dir = std::env::temp_dir().join(format!("rampart-cli-risks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("oops.yaml"),
+    let dir = policy_dir(
+        "risks",
+        "oops.yaml",
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: oops}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: contractors, apiGroup: rbac.authorization.k8s.io}]\n",
-    )
-    .unwrap();
+    );
     let risky = rampart(
         &[
             "authz",
@@ -242,13 +240,11 @@ fn who_can_and_risks_tables_and_json() {
 
 #[test]
 fn a_policy_that_does_not_load_is_an_error_not_an_answer() {
-    let dir = std::env::temp_dir().join(format!("rampart-cli-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("bad.yaml"),
+    let dir = policy_dir(
+        "bad",
+        "bad.yaml",
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\n",
-    )
-    .unwrap();
+    );
     let output = rampart(
         &[
             "authz",
@@ -266,4 +262,11 @@ fn a_policy_that_does_not_load_is_an_error_not_an_answer() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("metadata.namespace"));
     assert_eq!(stdout(&output), "");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A fresh directory holding one manifest `file` with `yaml`.
+fn policy_dir(name: &str, file: &str, yaml: &str) -> std::path::PathBuf {
+    let dir = rampart_core::scratch_dir(&format!("cli-{name}"));
+    std::fs::write(dir.join(file), yaml).unwrap();
+    dir
 }
