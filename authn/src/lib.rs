@@ -14,6 +14,8 @@ mod local;
 mod login;
 mod password;
 mod policy;
+#[cfg(feature = "saml")]
+mod saml;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql_store;
 mod token_review;
@@ -42,6 +44,13 @@ pub use password::{
 pub use policy::{
     Blocklist, ContextWord, MAX_CHARS_CEILING, MAX_CHARS_FLOOR, MIN_CHARS_FLOOR, PasswordContext,
     PasswordPolicy, PasswordPolicyBuilder, PolicyError, PolicyViolation, Rejection,
+};
+#[cfg(feature = "saml")]
+pub use saml::{
+    AuthnRedirect, DEFAULT_MAX_RESPONSE_AGE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SAML_SKEW,
+    DecryptionPolicy, IdpMetadata, MAX_METADATA_BYTES, MAX_RELAY_STATE_BYTES, MemoryReplayCache,
+    NAME_ID_CLAIM, ReplayCache, SamlAuthenticator, SamlError, SamlLogin, ServiceProvider, SpKey,
+    SpMetadata,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql_store::SqlStore;

@@ -129,6 +129,33 @@ impl Credential for BearerToken {
     }
 }
 
+/// A SAML 2.0 response as the HTTP-POST binding delivers it: the base64 `SAMLResponse`
+/// form value. Holding one proves nothing until a service provider verified it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SamlPostResponse {
+    encoded: String,
+}
+
+impl SamlPostResponse {
+    /// Wraps the `SAMLResponse` form value.
+    pub fn new(encoded: impl Into<String>) -> Self {
+        SamlPostResponse {
+            encoded: encoded.into(),
+        }
+    }
+
+    /// The base64 value.
+    pub fn encoded(&self) -> &str {
+        &self.encoded
+    }
+}
+
+impl Credential for SamlPostResponse {
+    fn kind(&self) -> CredentialKind {
+        CredentialKind::SamlResponse
+    }
+}
+
 /// A client certificate chain, DER-encoded, end-entity first, as the TLS layer received it.
 ///
 /// Holding one says nothing about its validity: an authenticator must verify the chain (or

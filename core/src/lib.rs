@@ -33,6 +33,7 @@ pub use clock::{Clock, SharedClock, SystemClock};
 pub use context::{MAX_REQUEST_ID_CHARS, MAX_USER_AGENT_CHARS, RequestContext};
 pub use credential::{
     BearerToken, ClientCertificateChain, Credential, CredentialKind, PasswordCredential,
+    SamlPostResponse,
 };
 pub use error::{
     AuditError, AuthnError, AuthnErrorKind, ReviewError, TimestampError, UnknownAction,

@@ -1,0 +1,737 @@
+//! A SAML 2.0 Web SSO service provider (IA-2, IA-8): IdP metadata, AuthnRequests over the
+//! HTTP-Redirect binding, and the assertion consumer for HTTP-POST.
+//!
+//! samael (through xmlsec) does exactly one thing here: verify XML signatures against the
+//! IdP's metadata certificates and reduce the document to what those signatures cover. Every
+//! decision after that is made in [`ServiceProvider::check`] with the injected clock, and
+//! nothing samael parsed is believed until it passed. Before xmlsec sees a byte, a
+//! streaming pass ([`guard`]) refuses DTDs, comments, CDATA, processing instructions and
+//! oversized or over-deep documents, and a Response must hold exactly one assertion
+//! (encrypted or not) anywhere in the document, which leaves signature-wrapping attacks
+//! nowhere to hide a second one.
+
+mod decrypt;
+mod guard;
+mod metadata;
+mod one_time;
+mod request;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use rampart_core::{
+    Authenticated, Authenticator, AuthnError, AuthnFuture, RequestContext, SamlPostResponse,
+    SharedClock, UserInfo,
+};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
+};
+use samael::schema::{Assertion, Response};
+use serde_json::{Map, Value};
+
+use crate::id_token::ClaimMapping;
+
+pub use decrypt::{DecryptionPolicy, SpKey};
+pub use metadata::{IdpMetadata, MAX_METADATA_BYTES, SpMetadata};
+pub use one_time::{MemoryReplayCache, ReplayCache};
+pub use request::{AuthnRedirect, MAX_RELAY_STATE_BYTES};
+
+/// The largest base64 `SAMLResponse` accepted by default (256 KiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// The default allowance for clocks that disagree.
+pub const DEFAULT_SAML_SKEW: Duration = Duration::from_secs(60);
+/// The default age beyond which an `IssueInstant` is too old.
+pub const DEFAULT_MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const ENTITY_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
+/// The claim name the NameID is known by in a [`ClaimMapping`].
+pub const NAME_ID_CLAIM: &str = "name_id";
+
+/// Signature algorithms xmlsec may accept: RSA and ECDSA with SHA-2. SHA-1 never.
+const ALLOWED_SIGNATURES: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// Why a SAML response, metadata document or configuration was refused. Messages name the
+/// rule that failed and never repeat assertion contents.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SamlError {
+    /// The service provider is configured wrongly.
+    #[error("SAML configuration: {0}")]
+    Config(String),
+    /// The IdP metadata cannot be used.
+    #[error("IdP metadata: {0}")]
+    Metadata(String),
+    /// The IdP metadata's `validUntil` has passed.
+    #[error("IdP metadata expired")]
+    MetadataExpired,
+    /// Larger than the configured bound.
+    #[error("SAML message larger than {limit} bytes")]
+    TooLarge {
+        /// The bound.
+        limit: usize,
+    },
+    /// Not base64, or not UTF-8 inside.
+    #[error("SAMLResponse is not base64-encoded UTF-8")]
+    Encoding,
+    /// Not the XML a SAML response is.
+    #[error("malformed SAML: {0}")]
+    Malformed(String),
+    /// No signature at all.
+    #[error("the response and its assertion are unsigned")]
+    Unsigned,
+    /// A signature did not verify with any IdP signing certificate, used an algorithm
+    /// outside the allow-list, or did not cover the assertion consumed.
+    #[error("signature verification failed")]
+    Signature,
+    /// An algorithm that is refused (SHA-1, RSA PKCS#1 v1.5 key transport, 3DES, ...).
+    #[error("refused algorithm: {0}")]
+    Algorithm(String),
+    /// The encrypted assertion could not be decrypted. One message for every cause.
+    #[error("encrypted assertion could not be decrypted")]
+    Decryption,
+    /// The IdP answered with a status other than Success.
+    #[error("IdP status is not Success: {0}")]
+    Status(String),
+    /// Response or assertion issued by another entity.
+    #[error("issuer is not the configured IdP")]
+    Issuer,
+    /// The response was sent to another endpoint.
+    #[error("Destination is not this ACS URL")]
+    Destination,
+    /// The assertion is meant for another service provider, or names none.
+    #[error("audience restriction missing or not this SP")]
+    Audience,
+    /// No bearer confirmation names this ACS URL as its Recipient.
+    #[error("no bearer SubjectConfirmation for this ACS URL")]
+    Recipient,
+    /// InResponseTo names no request this SP is waiting for.
+    #[error("InResponseTo does not match a pending request")]
+    InResponseTo,
+    /// An IdP-initiated response, not allowed by configuration.
+    #[error("unsolicited response not allowed")]
+    Unsolicited,
+    /// Past NotOnOrAfter, or issued too long ago.
+    #[error("assertion expired")]
+    Expired,
+    /// Before NotBefore, or issued in the future.
+    #[error("assertion not yet valid")]
+    NotYetValid,
+    /// This assertion was consumed before.
+    #[error("assertion replayed")]
+    Replayed,
+    /// The replay cache is full of live entries; refusing is safer than forgetting.
+    #[error("replay cache full")]
+    ReplayCacheFull,
+    /// The verified assertion does not name a Kubernetes user under the mapping.
+    #[error("identity mapping: {0}")]
+    Mapping(String),
+}
+
+impl From<SamlError> for AuthnError {
+    fn from(error: SamlError) -> Self {
+        match error {
+            SamlError::Expired => AuthnError::Expired,
+            SamlError::TooLarge { .. } | SamlError::Encoding | SamlError::Malformed(_) => {
+                AuthnError::Malformed {
+                    what: "SAML response".into(),
+                }
+            }
+            SamlError::ReplayCacheFull => AuthnError::Overloaded,
+            SamlError::Config(what) => AuthnError::Internal { what },
+            SamlError::Metadata(_) | SamlError::MetadataExpired => AuthnError::Unavailable {
+                backend: "saml-idp-metadata".into(),
+            },
+            _ => AuthnError::InvalidCredentials,
+        }
+    }
+}
+
+/// A verified SAML login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SamlLogin {
+    /// The subject's NameID value.
+    pub name_id: String,
+    /// The NameID's Format, when given.
+    pub name_id_format: Option<String>,
+    /// Attributes by their `Name`, values in document order.
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// The Kubernetes user under the configured mapping.
+    pub user: UserInfo,
+    /// The assertion's ID (now in the replay cache).
+    pub assertion_id: String,
+    /// The IdP's SessionIndex, for logout.
+    pub session_index: Option<String>,
+    /// The IdP's SessionNotOnOrAfter: a session built on this login must end by then.
+    pub session_not_on_or_after: Option<SystemTime>,
+}
+
+/// A SAML 2.0 service provider trusting one IdP.
+pub struct ServiceProvider {
+    entity_id: String,
+    acs_url: String,
+    idp: IdpMetadata,
+    idp_certs: Vec<CertificateDer>,
+    key: Option<SpKey>,
+    sign_requests: bool,
+    decryption: DecryptionPolicy,
+    skew: Duration,
+    max_age: Duration,
+    max_response_bytes: usize,
+    allow_unsolicited: bool,
+    mapping: ClaimMapping,
+    replay: Arc<dyn ReplayCache>,
+    pending: one_time::PendingRequests,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for ServiceProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceProvider")
+            .field("entity_id", &self.entity_id)
+            .field("acs_url", &self.acs_url)
+            .field("idp", &self.idp.entity_id())
+            .field("allow_unsolicited", &self.allow_unsolicited)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceProvider {
+    /// A service provider `entity_id` receiving responses at `acs_url` from `idp`, with an
+    /// in-memory replay cache of 100,000 assertion IDs.
+    ///
+    /// # Errors
+    /// An empty entity ID or an ACS URL that is not https (loopback http is allowed for
+    /// development).
+    pub fn new(
+        entity_id: impl Into<String>,
+        acs_url: impl Into<String>,
+        idp: IdpMetadata,
+        clock: SharedClock,
+    ) -> Result<Self, SamlError> {
+        let entity_id = entity_id.into();
+        let acs_url = acs_url.into();
+        if entity_id.trim().is_empty() {
+            return Err(SamlError::Config("the SP entity ID is empty".into()));
+        }
+        if !request::is_acceptable_endpoint(&acs_url) {
+            return Err(SamlError::Config(
+                "the ACS URL must be https (http only on loopback)".into(),
+            ));
+        }
+        let idp_certs = idp
+            .signing_certificates()
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()))
+            .collect();
+        Ok(ServiceProvider {
+            entity_id,
+            acs_url,
+            idp,
+            idp_certs,
+            key: None,
+            sign_requests: false,
+            decryption: DecryptionPolicy::default(),
+            skew: DEFAULT_SAML_SKEW,
+            max_age: DEFAULT_MAX_RESPONSE_AGE,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_unsolicited: false,
+            mapping: ClaimMapping::default().username_claim(NAME_ID_CLAIM),
+            replay: Arc::new(MemoryReplayCache::new(100_000)),
+            pending: one_time::PendingRequests::new(10_000),
+            clock,
+        })
+    }
+
+    /// The SP's RSA key: decrypts encrypted assertions and, with `sign_requests`, signs
+    /// AuthnRequests.
+    pub fn with_key(mut self, key: SpKey, sign_requests: bool) -> Self {
+        self.key = Some(key);
+        self.sign_requests = sign_requests;
+        self
+    }
+
+    /// Content-encryption algorithms beyond AES (3DES).
+    pub fn with_decryption_policy(mut self, policy: DecryptionPolicy) -> Self {
+        self.decryption = policy;
+        self
+    }
+
+    /// Clock skew allowance (at most five minutes).
+    pub fn with_skew(mut self, skew: Duration) -> Self {
+        self.skew = skew.min(Duration::from_secs(300));
+        self
+    }
+
+    /// How old an IssueInstant may be.
+    pub fn with_max_response_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// The largest base64 SAMLResponse accepted.
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Accept IdP-initiated responses (no InResponseTo). Off by default: they cannot be
+    /// bound to a browser session and invite login CSRF.
+    pub fn allow_unsolicited(mut self, allow: bool) -> Self {
+        self.allow_unsolicited = allow;
+        self
+    }
+
+    /// How the NameID ([`NAME_ID_CLAIM`]) and attributes become a Kubernetes user. Attributes
+    /// appear as claims under their Name: one value as a string, several as a list.
+    /// The default: the NameID, prefixed with the IdP's entity ID and `#`.
+    pub fn with_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
+    /// A shared replay cache (several SP instances must share one).
+    pub fn with_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay = cache;
+        self
+    }
+
+    /// The IdP this SP trusts.
+    pub fn idp(&self) -> &IdpMetadata {
+        &self.idp
+    }
+
+    /// This SP's entity ID.
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+
+    /// This SP's ACS URL.
+    pub fn acs_url(&self) -> &str {
+        &self.acs_url
+    }
+
+    /// Waits for a response to request `id` (issued elsewhere) until `until`.
+    ///
+    /// # Errors
+    /// Too many requests pending.
+    pub fn expect_request(&self, id: &str, until: SystemTime) -> Result<(), SamlError> {
+        self.pending.remember(id, until, self.clock.now())
+    }
+
+    /// Checks one base64 `SAMLResponse` (HTTP-POST binding). CPU-bound (xmlsec): call it
+    /// from a blocking thread; the [`Authenticator`] implementation does.
+    ///
+    /// # Errors
+    /// Every failed rule has its own [`SamlError`].
+    pub fn consume(&self, encoded: &str) -> Result<SamlLogin, SamlError> {
+        if encoded.len() > self.max_response_bytes {
+            return Err(SamlError::TooLarge {
+                limit: self.max_response_bytes,
+            });
+        }
+        let compact: String = encoded
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|_| SamlError::Encoding)?;
+        let xml = String::from_utf8(bytes).map_err(|_| SamlError::Encoding)?;
+        self.consume_xml(&xml)
+    }
+
+    /// [`consume`](Self::consume) for the decoded XML.
+    ///
+    /// # Errors
+    /// As for `consume`.
+    pub fn consume_xml(&self, xml: &str) -> Result<SamlLogin, SamlError> {
+        let now = self.clock.now();
+        if self.idp.valid_until().is_some_and(|until| now >= until) {
+            return Err(SamlError::MetadataExpired);
+        }
+        let shape = guard::inspect(xml)?;
+        if !shape.root_is(guard::PROTOCOL_NS, b"Response") {
+            return Err(SamlError::Malformed(
+                "the root is not a SAML Response".into(),
+            ));
+        }
+        if shape.assertions + shape.encrypted_assertions != 1 {
+            return Err(SamlError::Malformed(
+                "a response must carry exactly one assertion".into(),
+            ));
+        }
+        refuse_weak_signature_algorithms(&shape.signature_algorithms)?;
+        // Untrusted: read only to refuse (status, destination, issuer, age).
+        let envelope: Response = xml
+            .parse()
+            .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response".into()))?;
+        let (assertion, response_signed) = self.verified_assertion(xml, &shape)?;
+        self.check(&envelope, response_signed, &assertion, now)
+    }
+
+    /// The assertion as signed by the IdP, and whether the whole Response was signed.
+    fn verified_assertion(
+        &self,
+        xml: &str,
+        shape: &guard::Shape,
+    ) -> Result<(Assertion, bool), SamlError> {
+        if shape.signatures == 0 {
+            if shape.encrypted_assertions == 1 {
+                // Unsigned envelope: the assertion inside must carry its own signature.
+                let plaintext = self.decrypt(xml)?;
+                return self.verified_standalone_assertion(&plaintext);
+            }
+            return Err(SamlError::Unsigned);
+        }
+        let reduced = self.reduce_to_signed(xml)?;
+        let reduced_shape = guard::inspect(&reduced)?;
+        if reduced_shape.root_is(guard::PROTOCOL_NS, b"Response") {
+            let response: Response = reduced
+                .parse()
+                .map_err(|_| SamlError::Malformed("signed Response is not well-formed".into()))?;
+            let assertion = match (response.assertion, response.encrypted_assertion) {
+                (Some(assertion), None) => assertion,
+                (None, Some(_)) => {
+                    let plaintext = self.decrypt(&reduced)?;
+                    parse_assertion(&plaintext)?
+                }
+                _ => return Err(SamlError::Signature),
+            };
+            Ok((assertion, true))
+        } else if reduced_shape.root_is(ASSERTION_NS, b"Assertion") {
+            Ok((parse_assertion(&reduced)?, false))
+        } else {
+            // A signature over something else (an Extensions element, a Status...).
+            Err(SamlError::Signature)
+        }
+    }
+
+    /// A decrypted assertion from an unsigned response: it must be signed itself.
+    fn verified_standalone_assertion(&self, xml: &str) -> Result<(Assertion, bool), SamlError> {
+        let shape = guard::inspect(xml)?;
+        if !shape.root_is(ASSERTION_NS, b"Assertion") || shape.assertions != 1 {
+            return Err(SamlError::Decryption);
+        }
+        if shape.signatures == 0 {
+            return Err(SamlError::Unsigned);
+        }
+        refuse_weak_signature_algorithms(&shape.signature_algorithms)?;
+        let reduced = self.reduce_to_signed(xml)?;
+        let reduced_shape = guard::inspect(&reduced)?;
+        if !reduced_shape.root_is(ASSERTION_NS, b"Assertion") {
+            return Err(SamlError::Signature);
+        }
+        Ok((parse_assertion(&reduced)?, false))
+    }
+
+    /// xmlsec verifies every signature with the metadata certificates and the allowed
+    /// algorithms, and keeps only what they cover (no unsigned ancestors).
+    fn reduce_to_signed(&self, xml: &str) -> Result<String, SamlError> {
+        XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            &self.idp_certs,
+            ReduceMode::ValidateAndMarkNoAncestors,
+            Some(&ALLOWED_SIGNATURES),
+        )
+        .map_err(|_| SamlError::Signature)
+    }
+
+    fn decrypt(&self, xml: &str) -> Result<String, SamlError> {
+        let key = self.key.as_ref().ok_or_else(|| {
+            SamlError::Config("an encrypted assertion arrived and the SP has no key".into())
+        })?;
+        decrypt::decrypt_assertion(xml, key, self.decryption)
+    }
+
+    /// Every rule a verified assertion and its (possibly unsigned) envelope must meet; the
+    /// one place a SAML login is decided.
+    fn check(
+        &self,
+        envelope: &Response,
+        response_signed: bool,
+        assertion: &Assertion,
+        now: SystemTime,
+    ) -> Result<SamlLogin, SamlError> {
+        // The envelope: unsigned fields may only ever make us refuse.
+        if envelope.version != "2.0" || assertion.version != "2.0" {
+            return Err(SamlError::Malformed("SAML version is not 2.0".into()));
+        }
+        let status = envelope
+            .status
+            .as_ref()
+            .ok_or_else(|| SamlError::Malformed("Response has no Status".into()))?;
+        match status.status_code.value.as_deref() {
+            Some(SUCCESS) => {}
+            other => return Err(SamlError::Status(other.unwrap_or("(none)").to_owned())),
+        }
+        match envelope.destination.as_deref() {
+            Some(destination) if destination != self.acs_url => {
+                return Err(SamlError::Destination);
+            }
+            None if response_signed => return Err(SamlError::Destination),
+            _ => {}
+        }
+        if let Some(issuer) = &envelope.issuer
+            && (issuer.value.as_deref() != Some(self.idp.entity_id())
+                || issuer.format.as_deref().is_some_and(|f| f != ENTITY_FORMAT))
+        {
+            return Err(SamlError::Issuer);
+        }
+        self.check_instant(envelope.issue_instant.into(), now)?;
+
+        // The assertion, as signed.
+        if assertion.issuer.value.as_deref() != Some(self.idp.entity_id())
+            || assertion
+                .issuer
+                .format
+                .as_deref()
+                .is_some_and(|f| f != ENTITY_FORMAT)
+        {
+            return Err(SamlError::Issuer);
+        }
+        self.check_instant(assertion.issue_instant.into(), now)?;
+        let conditions = assertion.conditions.as_ref().ok_or(SamlError::Audience)?;
+        if conditions
+            .not_before
+            .is_some_and(|t| SystemTime::from(t) > now + self.skew)
+        {
+            return Err(SamlError::NotYetValid);
+        }
+        let mut valid_until = conditions.not_on_or_after.map(SystemTime::from);
+        if valid_until.is_some_and(|t| t + self.skew <= now) {
+            return Err(SamlError::Expired);
+        }
+        let restrictions = conditions
+            .audience_restrictions
+            .as_deref()
+            .unwrap_or_default();
+        let for_us = !restrictions.is_empty()
+            && restrictions
+                .iter()
+                .all(|r| r.audience.iter().any(|a| *a == self.entity_id));
+        if !for_us {
+            return Err(SamlError::Audience);
+        }
+        let subject = assertion
+            .subject
+            .as_ref()
+            .ok_or_else(|| SamlError::Malformed("assertion has no Subject".into()))?;
+        let name_id = subject
+            .name_id
+            .as_ref()
+            .filter(|n| !n.value.trim().is_empty())
+            .ok_or_else(|| SamlError::Malformed("Subject has no NameID".into()))?;
+        let authn_statement = assertion
+            .authn_statements
+            .as_deref()
+            .and_then(<[_]>::first)
+            .ok_or_else(|| SamlError::Malformed("assertion has no AuthnStatement".into()))?;
+
+        // Bearer confirmation: for this ACS, unexpired, answering a request we made.
+        let mut first_error = SamlError::Recipient;
+        let mut confirmed: Option<(Option<String>, SystemTime)> = None;
+        for confirmation in subject.subject_confirmations.as_deref().unwrap_or_default() {
+            if confirmation.method.as_deref() != Some(BEARER) {
+                continue;
+            }
+            let Some(data) = &confirmation.subject_confirmation_data else {
+                continue;
+            };
+            if data.recipient.as_deref() != Some(self.acs_url.as_str()) {
+                continue;
+            }
+            let Some(not_on_or_after) = data.not_on_or_after.map(SystemTime::from) else {
+                continue;
+            };
+            if not_on_or_after + self.skew <= now {
+                first_error = SamlError::Expired;
+                continue;
+            }
+            if data
+                .not_before
+                .is_some_and(|t| SystemTime::from(t) > now + self.skew)
+            {
+                first_error = SamlError::NotYetValid;
+                continue;
+            }
+            confirmed = Some((data.in_response_to.clone(), not_on_or_after));
+            break;
+        }
+        let (in_response_to, confirmation_until) = confirmed.ok_or(first_error)?;
+        if envelope.in_response_to.is_some() && envelope.in_response_to != in_response_to {
+            return Err(SamlError::InResponseTo);
+        }
+        valid_until = Some(valid_until.map_or(confirmation_until, |t| t.max(confirmation_until)));
+
+        let (attributes, user) = self.identity(name_id.value.trim(), assertion)?;
+
+        // Last, the two one-time steps: answer a pending request, and never twice.
+        match in_response_to.as_deref() {
+            Some(request_id) => {
+                if !self.pending.take(request_id, now) {
+                    return Err(SamlError::InResponseTo);
+                }
+            }
+            None if self.allow_unsolicited => {}
+            None => return Err(SamlError::Unsolicited),
+        }
+        let replay_until = valid_until.unwrap_or(confirmation_until) + self.skew;
+        self.replay.first_use(&assertion.id, replay_until, now)?;
+
+        Ok(SamlLogin {
+            name_id: name_id.value.trim().to_owned(),
+            name_id_format: name_id.format.clone(),
+            attributes,
+            user,
+            assertion_id: assertion.id.clone(),
+            session_index: authn_statement.session_index.clone(),
+            session_not_on_or_after: authn_statement.session_not_on_or_after.map(Into::into),
+        })
+    }
+
+    /// IssueInstant no older than the maximum age and not in the future.
+    fn check_instant(&self, issued: SystemTime, now: SystemTime) -> Result<(), SamlError> {
+        if issued > now + self.skew {
+            return Err(SamlError::NotYetValid);
+        }
+        if issued + self.max_age + self.skew < now {
+            return Err(SamlError::Expired);
+        }
+        Ok(())
+    }
+
+    /// The attributes by Name and the user the mapping makes of them.
+    fn identity(
+        &self,
+        name_id: &str,
+        assertion: &Assertion,
+    ) -> Result<(BTreeMap<String, Vec<String>>, UserInfo), SamlError> {
+        let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for statement in assertion
+            .attribute_statements
+            .as_deref()
+            .unwrap_or_default()
+        {
+            for attribute in &statement.attributes {
+                let Some(name) = attribute.name.clone() else {
+                    continue;
+                };
+                let values = attributes.entry(name).or_default();
+                values.extend(attribute.values.iter().filter_map(|v| v.value.clone()));
+            }
+        }
+        let mut claims: Map<String, Value> = attributes
+            .iter()
+            .map(|(name, values)| {
+                let value = match values.as_slice() {
+                    [one] => Value::String(one.clone()),
+                    many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        claims.insert(NAME_ID_CLAIM.into(), Value::String(name_id.to_owned()));
+        let user = self
+            .mapping
+            .user(&claims, self.idp.entity_id())
+            .map_err(|error| SamlError::Mapping(error.to_string()))?;
+        Ok((attributes, user))
+    }
+
+    /// An AuthnRequest for the IdP's HTTP-Redirect endpoint; its ID is remembered as
+    /// pending for `lifetime`.
+    ///
+    /// # Errors
+    /// The IdP has no HTTP-Redirect endpoint, signing failed, or too many are pending.
+    pub fn authn_request(
+        &self,
+        relay_state: Option<&str>,
+        lifetime: Duration,
+    ) -> Result<AuthnRedirect, SamlError> {
+        let now = self.clock.now();
+        let signer = if self.sign_requests {
+            self.key.as_ref()
+        } else {
+            None
+        };
+        let redirect = request::redirect(self, relay_state, signer, now)?;
+        self.pending
+            .remember(&redirect.request_id, now + lifetime, now)?;
+        Ok(redirect)
+    }
+
+    /// This SP's metadata document.
+    pub fn metadata(&self) -> SpMetadata {
+        SpMetadata::new(&self.entity_id, &self.acs_url)
+    }
+}
+
+/// The SAML 2.0 assertion namespace.
+const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
+
+/// SHA-1 anywhere in a signature gets its own error (xmlsec's allow-list would refuse it
+/// too, but only as "signature verification failed").
+fn refuse_weak_signature_algorithms(algorithms: &[String]) -> Result<(), SamlError> {
+    if let Some(weak) = algorithms
+        .iter()
+        .find(|a| a.contains("sha1") || a.ends_with("md5"))
+    {
+        return Err(SamlError::Algorithm(format!("{weak} is refused")));
+    }
+    Ok(())
+}
+
+fn parse_assertion(xml: &str) -> Result<Assertion, SamlError> {
+    xml.parse()
+        .map_err(|_| SamlError::Malformed("assertion is not well-formed SAML".into()))
+}
+
+/// A [`ServiceProvider`] as an [`Authenticator`] of HTTP-POST responses; verification runs
+/// on tokio's blocking pool (xmlsec is CPU-bound C).
+#[derive(Clone, Debug)]
+pub struct SamlAuthenticator {
+    sp: Arc<ServiceProvider>,
+}
+
+impl SamlAuthenticator {
+    /// Wraps a service provider.
+    pub fn new(sp: Arc<ServiceProvider>) -> Self {
+        SamlAuthenticator { sp }
+    }
+}
+
+impl Authenticator<SamlPostResponse> for SamlAuthenticator {
+    fn authenticate<'a>(
+        &'a self,
+        credential: &'a SamlPostResponse,
+        _context: &'a RequestContext,
+    ) -> AuthnFuture<'a> {
+        let sp = Arc::clone(&self.sp);
+        let encoded = credential.encoded().to_owned();
+        Box::pin(async move {
+            let login = tokio::task::spawn_blocking(move || sp.consume(&encoded))
+                .await
+                .map_err(|_| AuthnError::Internal {
+                    what: "SAML verification task failed".into(),
+                })??;
+            let authenticated = Authenticated::new(login.user);
+            Ok(match login.session_not_on_or_after {
+                Some(until) => authenticated.expiring_at(until),
+                None => authenticated,
+            })
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! IDs that may be used once: assertion IDs already consumed (the replay cache) and
+//! AuthnRequest IDs still awaiting an answer. Both are bounded; when full of live entries
+//! they refuse new ones rather than forget old ones, since forgetting re-opens a replay.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use super::SamlError;
+
+/// Remembers consumed assertion IDs until they expire. Several service-provider instances
+/// behind one load balancer must share one implementation (a database, Redis).
+pub trait ReplayCache: Send + Sync + Debug {
+    /// Records `id` as used until `until`. Must be atomic: of two concurrent calls with the
+    /// same `id`, exactly one succeeds.
+    ///
+    /// # Errors
+    /// [`SamlError::Replayed`] when `id` is already recorded and unexpired;
+    /// [`SamlError::ReplayCacheFull`] when it cannot be recorded.
+    fn first_use(&self, id: &str, until: SystemTime, now: SystemTime) -> Result<(), SamlError>;
+}
+
+/// An in-process [`ReplayCache`] of at most `capacity` live IDs.
+#[derive(Debug)]
+pub struct MemoryReplayCache {
+    ids: ExpiringIds,
+}
+
+impl MemoryReplayCache {
+    /// A cache holding at most `capacity` unexpired IDs.
+    pub fn new(capacity: usize) -> Self {
+        MemoryReplayCache {
+            ids: ExpiringIds::new(capacity),
+        }
+    }
+}
+
+impl ReplayCache for MemoryReplayCache {
+    fn first_use(&self, id: &str, until: SystemTime, now: SystemTime) -> Result<(), SamlError> {
+        match self.ids.insert(id, until, now) {
+            Insert::Added => Ok(()),
+            Insert::Present => Err(SamlError::Replayed),
+            Insert::Full => Err(SamlError::ReplayCacheFull),
+        }
+    }
+}
+
+/// AuthnRequest IDs awaiting their response.
+#[derive(Debug)]
+pub(crate) struct PendingRequests {
+    ids: ExpiringIds,
+}
+
+impl PendingRequests {
+    pub(crate) fn new(capacity: usize) -> Self {
+        PendingRequests {
+            ids: ExpiringIds::new(capacity),
+        }
+    }
+
+    pub(crate) fn remember(
+        &self,
+        id: &str,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), SamlError> {
+        match self.ids.insert(id, until, now) {
+            Insert::Added | Insert::Present => Ok(()),
+            Insert::Full => Err(SamlError::Config("too many pending AuthnRequests".into())),
+        }
+    }
+
+    /// Removes `id` if pending and unexpired; true when it was.
+    pub(crate) fn take(&self, id: &str, now: SystemTime) -> bool {
+        self.ids.take(id, now)
+    }
+}
+
+enum Insert {
+    Added,
+    Present,
+    Full,
+}
+
+/// A bounded map from ID to expiry under one lock.
+#[derive(Debug)]
+struct ExpiringIds {
+    capacity: usize,
+    entries: Mutex<HashMap<String, SystemTime>>,
+}
+
+impl ExpiringIds {
+    fn new(capacity: usize) -> Self {
+        ExpiringIds {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SystemTime>> {
+        // A panic while holding the lock cannot leave the map half-updated (single calls).
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(&self, id: &str, until: SystemTime, now: SystemTime) -> Insert {
+        let mut entries = self.lock();
+        if entries.get(id).is_some_and(|expiry| *expiry > now) {
+            return Insert::Present;
+        }
+        if entries.len() >= self.capacity {
+            entries.retain(|_, expiry| *expiry > now);
+            if entries.len() >= self.capacity {
+                return Insert::Full;
+            }
+        }
+        entries.insert(id.to_owned(), until);
+        Insert::Added
+    }
+
+    fn take(&self, id: &str, now: SystemTime) -> bool {
+        self.lock().remove(id).is_some_and(|expiry| expiry > now)
+    }
+}
