@@ -193,10 +193,10 @@ impl SpMetadata {
             let _ = write!(xml, " validUntil=\"{}\"", escape(until));
         }
         xml.push_str(">\n");
-        let _ = write!(
+        let _ = writeln!(
             xml,
             "  <md:SPSSODescriptor AuthnRequestsSigned=\"{}\" WantAssertionsSigned=\"true\" \
-             protocolSupportEnumeration=\"{PROTOCOL}\">\n",
+             protocolSupportEnumeration=\"{PROTOCOL}\">",
             self.signs_requests
         );
         if let Some(der) = &self.certificate {

@@ -368,16 +368,24 @@ impl ServiceProvider {
                 "the root is not a SAML Response".into(),
             ));
         }
+        // Untrusted: read only to refuse (status, destination, issuer, age).
+        let envelope: Envelope = quick_xml::de::from_str(xml)
+            .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response".into()))?;
         if shape.assertions + shape.encrypted_assertions != 1 {
+            // An IdP error carries no assertion: say what the IdP said.
+            if let Some(code) = envelope
+                .status
+                .as_ref()
+                .and_then(|status| status.status_code.value.as_deref())
+                .filter(|code| *code != SUCCESS)
+            {
+                return Err(SamlError::Status(code.to_owned()));
+            }
             return Err(SamlError::Malformed(
                 "a response must carry exactly one assertion".into(),
             ));
         }
         refuse_weak_signature_algorithms(&shape.signature_algorithms)?;
-        // Untrusted: read only to refuse (status, destination, issuer, age).
-        let envelope: Response = xml
-            .parse()
-            .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response".into()))?;
         let (assertion, response_signed) = self.verified_assertion(xml, &shape)?;
         self.check(&envelope, response_signed, &assertion, now)
     }
@@ -399,15 +407,13 @@ impl ServiceProvider {
         let reduced = self.reduce_to_signed(xml)?;
         let reduced_shape = guard::inspect(&reduced)?;
         if reduced_shape.root_is(guard::PROTOCOL_NS, b"Response") {
-            let response: Response = reduced
-                .parse()
-                .map_err(|_| SamlError::Malformed("signed Response is not well-formed".into()))?;
-            let assertion = match (response.assertion, response.encrypted_assertion) {
-                (Some(assertion), None) => assertion,
-                (None, Some(_)) => {
-                    let plaintext = self.decrypt(&reduced)?;
-                    parse_assertion(&plaintext)?
-                }
+            let assertion = match (reduced_shape.assertions, reduced_shape.encrypted_assertions) {
+                (1, 0) => reduced
+                    .parse::<Response>()
+                    .map_err(|_| SamlError::Malformed("signed Response is not SAML".into()))?
+                    .assertion
+                    .ok_or(SamlError::Signature)?,
+                (0, 1) => parse_assertion(&self.decrypt(&reduced)?)?,
                 _ => return Err(SamlError::Signature),
             };
             Ok((assertion, true))
@@ -460,7 +466,7 @@ impl ServiceProvider {
     /// one place a SAML login is decided.
     fn check(
         &self,
-        envelope: &Response,
+        envelope: &Envelope,
         response_signed: bool,
         assertion: &Assertion,
         now: SystemTime,
@@ -490,7 +496,9 @@ impl ServiceProvider {
         {
             return Err(SamlError::Issuer);
         }
-        self.check_instant(envelope.issue_instant.into(), now)?;
+        let issued = chrono::DateTime::parse_from_rfc3339(&envelope.issue_instant)
+            .map_err(|_| SamlError::Malformed("IssueInstant is not a date-time".into()))?;
+        self.check_instant(issued.into(), now)?;
 
         // The assertion, as signed.
         if assertion.issuer.value.as_deref() != Some(self.idp.entity_id())
@@ -521,7 +529,7 @@ impl ServiceProvider {
         let for_us = !restrictions.is_empty()
             && restrictions
                 .iter()
-                .all(|r| r.audience.iter().any(|a| *a == self.entity_id));
+                .all(|r| r.audience.contains(&self.entity_id));
         if !for_us {
             return Err(SamlError::Audience);
         }
@@ -679,6 +687,24 @@ impl ServiceProvider {
     }
 }
 
+/// The parts of a `samlp:Response` checked outside the assertion, read leniently (samael's
+/// own `Response` type cannot hold every EncryptedAssertion layout real IdPs send).
+#[derive(Debug, serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "@Version")]
+    version: String,
+    #[serde(rename = "@IssueInstant")]
+    issue_instant: String,
+    #[serde(rename = "@Destination")]
+    destination: Option<String>,
+    #[serde(rename = "@InResponseTo")]
+    in_response_to: Option<String>,
+    #[serde(rename = "Issuer")]
+    issuer: Option<samael::schema::Issuer>,
+    #[serde(rename = "Status")]
+    status: Option<samael::schema::Status>,
+}
+
 /// The SAML 2.0 assertion namespace.
 const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 
@@ -733,5 +759,49 @@ impl Authenticator<SamlPostResponse> for SamlAuthenticator {
                 None => authenticated,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+    use super::*;
+
+    /// Without the one-assertion rule, the signature layer alone still never yields the
+    /// attacker's assertion from any of the eight wrapping families: it fails, or returns
+    /// the signed original.
+    #[test]
+    fn signature_reduction_alone_defeats_every_wrapping_family() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        let idp = IdpMetadata::parse(&read("idp-metadata.xml")).unwrap();
+        let sp = ServiceProvider::new(
+            "https://rampart.example.test/saml/metadata",
+            "https://rampart.example.test/saml/acs",
+            idp,
+            rampart_core::SystemClock::shared(),
+        )
+        .unwrap();
+        for family in 1..=8 {
+            let encoded = read(&format!("xsw{family}.b64"));
+            let xml = String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .unwrap(),
+            )
+            .unwrap();
+            let shape = guard::inspect(&xml).unwrap();
+            assert!(
+                shape.assertions >= 2,
+                "xsw{family} carries the evil assertion"
+            );
+            match sp.verified_assertion(&xml, &shape) {
+                Err(_) => {}
+                Ok((assertion, _)) => {
+                    let name = assertion.subject.unwrap().name_id.unwrap().value;
+                    assert_eq!(name, "alice@example.test", "xsw{family}");
+                }
+            }
+        }
     }
 }

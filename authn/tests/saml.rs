@@ -1,0 +1,510 @@
+//! The SAML service provider against a real IdP: responses made by pysaml2 (signing and
+//! encrypting through the xmlsec1 binary) and attack variants made from their signed bytes
+//! (fixtures/saml/make-fixtures.py): the eight XML-signature-wrapping families, comment
+//! injection, unsigned, wrong key, SHA-1, DTD/XXE/billion laughs, wrong audience,
+//! recipient and destination, InResponseTo, replay, expiry, and encrypted assertions
+//! (AES-CBC, AES-GCM, 3DES refused, encrypted-but-unsigned refused).
+#![cfg(feature = "saml")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking, also in its helpers"
+)]
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use rampart_authn::{
+    ClaimMapping, DecryptionPolicy, IdpMetadata, SamlAuthenticator, SamlError, ServiceProvider,
+    SpKey, UsernamePrefix,
+};
+use rampart_core::{
+    Authenticator, AuthnError, ManualClock, RequestContext, SamlPostResponse, Timestamp,
+};
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml")
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(dir().join(name)).unwrap()
+}
+
+fn manifest() -> Value {
+    serde_json::from_str(&read("manifest.json")).unwrap()
+}
+
+fn field(name: &str) -> String {
+    manifest()[name].as_str().unwrap().to_owned()
+}
+
+/// The instant the fixtures were made.
+fn made() -> SystemTime {
+    field("made").parse::<Timestamp>().unwrap().to_system_time()
+}
+
+fn response(name: &str) -> String {
+    read(&format!("{name}.b64")).trim().to_owned()
+}
+
+/// A service provider as of `made + offset`, with its key, waiting for the fixtures'
+/// request.
+fn sp_at(offset: i64) -> (ServiceProvider, Arc<ManualClock>) {
+    let at = if offset >= 0 {
+        made() + Duration::from_secs(offset.unsigned_abs())
+    } else {
+        made() - Duration::from_secs(offset.unsigned_abs())
+    };
+    let clock = Arc::new(ManualClock::new(at));
+    let idp = IdpMetadata::parse(&read("idp-metadata.xml")).unwrap();
+    let sp = ServiceProvider::new(field("sp"), field("acs"), idp, clock.clone())
+        .unwrap()
+        .with_key(SpKey::from_pem(read("sp.key").as_bytes()).unwrap(), false);
+    sp.expect_request(&field("request"), at + Duration::from_secs(600))
+        .unwrap();
+    (sp, clock)
+}
+
+fn sp() -> ServiceProvider {
+    sp_at(5).0
+}
+
+#[test]
+fn a_signed_response_from_pysaml2_is_accepted_and_mapped() {
+    let login = sp().consume(&response("response-signed")).unwrap();
+    assert_eq!(login.name_id, "alice@example.test");
+    assert_eq!(
+        login.name_id_format.as_deref(),
+        Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+    );
+    assert_eq!(login.attributes["groups"], ["developers", "oncall"]);
+    assert_eq!(
+        login.attributes["urn:oid:0.9.2342.19200300.100.1.3"],
+        ["alice@example.test"]
+    );
+    // Kubernetes' default: the IdP's entity ID, '#', the name.
+    assert_eq!(
+        login.user.username,
+        "https://idp.example.test/saml/metadata#alice@example.test"
+    );
+    assert!(login.user.groups.is_empty());
+    assert!(login.session_index.is_some());
+}
+
+#[test]
+fn the_mapping_takes_groups_and_a_prefix_and_refuses_system_names() {
+    let mapping = ClaimMapping::default()
+        .username_claim("name_id")
+        .username_prefix(UsernamePrefix::Custom("saml:".into()))
+        .groups_claim("groups", "saml:");
+    let login = sp()
+        .with_mapping(mapping)
+        .consume(&response("response-signed"))
+        .unwrap();
+    assert_eq!(login.user.username, "saml:alice@example.test");
+    assert_eq!(login.user.groups, ["saml:developers", "saml:oncall"]);
+
+    let unprefixed = ClaimMapping::default()
+        .username_claim("name_id")
+        .username_prefix(UsernamePrefix::None);
+    let error = sp()
+        .with_mapping(unprefixed)
+        .consume(&response("system-user"))
+        .unwrap_err();
+    assert!(
+        matches!(&error, SamlError::Mapping(why) if why.contains("system:")),
+        "{error}"
+    );
+}
+
+#[test]
+fn every_signing_layout_and_cipher_a_real_idp_uses_is_accepted() {
+    for name in [
+        "response-signed",
+        "assertion-signed",
+        "both-signed",
+        // Signed by the second certificate in the metadata (key rollover), RSA-SHA512.
+        "rollover-rsa-sha512",
+        "encrypted-aes128cbc-signed-response",
+        // Unsigned envelope; the assertion inside the encryption carries the signature.
+        "encrypted-aes256cbc-signed-assertion",
+        "encrypted-aes128gcm-signed-response",
+    ] {
+        let login = sp()
+            .consume(&response(name))
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(login.name_id, "alice@example.test", "{name}");
+    }
+}
+
+#[test]
+fn triple_des_is_refused_unless_opted_in() {
+    let error = sp()
+        .consume(&response("encrypted-3des-signed-response"))
+        .unwrap_err();
+    assert!(
+        matches!(&error, SamlError::Algorithm(why) if why.contains("tripledes")),
+        "{error}"
+    );
+    let login = sp()
+        .with_decryption_policy(DecryptionPolicy {
+            allow_triple_des: true,
+        })
+        .consume(&response("encrypted-3des-signed-response"))
+        .unwrap();
+    assert_eq!(login.name_id, "alice@example.test");
+}
+
+/// What an error must be.
+type Expectation = dyn Fn(&SamlError) -> bool;
+
+/// What each hostile or wrong response must be refused as.
+#[test]
+fn attacks_and_wrong_responses_are_refused_with_their_reason() {
+    let exactly_one =
+        |e: &SamlError| matches!(e, SamlError::Malformed(w) if w.contains("exactly one assertion"));
+    let cases: Vec<(&str, Box<Expectation>)> = vec![
+        ("unsigned", Box::new(|e| *e == SamlError::Unsigned)),
+        ("wrong-key", Box::new(|e| *e == SamlError::Signature)),
+        ("nameid-tampered", Box::new(|e| *e == SamlError::Signature)),
+        (
+            "sha1",
+            Box::new(|e| matches!(e, SamlError::Algorithm(w) if w.contains("sha1"))),
+        ),
+        ("wrong-audience", Box::new(|e| *e == SamlError::Audience)),
+        (
+            "wrong-recipient",
+            Box::new(|e| *e == SamlError::Destination),
+        ),
+        (
+            "wrong-recipient-signed-only",
+            Box::new(|e| *e == SamlError::Recipient),
+        ),
+        (
+            "encrypted-unsigned",
+            Box::new(|e| *e == SamlError::Unsigned),
+        ),
+        (
+            "status-error",
+            Box::new(|e| matches!(e, SamlError::Status(code) if code.ends_with(":Responder"))),
+        ),
+        (
+            "comment-in-nameid",
+            Box::new(|e| matches!(e, SamlError::Malformed(w) if w.contains("comments"))),
+        ),
+        (
+            "doctype-xxe",
+            Box::new(|e| matches!(e, SamlError::Malformed(w) if w.contains("DTD"))),
+        ),
+        (
+            "billion-laughs",
+            Box::new(|e| matches!(e, SamlError::Malformed(w) if w.contains("DTD"))),
+        ),
+        (
+            "not-a-response",
+            Box::new(|e| matches!(e, SamlError::Malformed(w) if w.contains("root"))),
+        ),
+        ("xsw1", Box::new(exactly_one)),
+        ("xsw2", Box::new(exactly_one)),
+        ("xsw3", Box::new(exactly_one)),
+        ("xsw4", Box::new(exactly_one)),
+        ("xsw5", Box::new(exactly_one)),
+        ("xsw6", Box::new(exactly_one)),
+        ("xsw7", Box::new(exactly_one)),
+        ("xsw8", Box::new(exactly_one)),
+    ];
+    for (name, expected) in cases {
+        let error = sp()
+            .consume(&response(name))
+            .expect_err(&format!("{name} was accepted"));
+        assert!(expected(&error), "{name}: {error:?}");
+    }
+}
+
+#[test]
+fn validity_windows_hold_with_the_skew() {
+    // NotOnOrAfter is five minutes after issue; 60 s of skew.
+    assert_eq!(
+        sp_at(5 * 60 + 61).0.consume(&response("response-signed")),
+        Err(SamlError::Expired)
+    );
+    assert!(
+        sp_at(5 * 60 + 30)
+            .0
+            .consume(&response("response-signed"))
+            .is_ok()
+    );
+    assert_eq!(
+        sp_at(-61).0.consume(&response("response-signed")),
+        Err(SamlError::NotYetValid)
+    );
+    assert!(sp_at(-30).0.consume(&response("response-signed")).is_ok());
+}
+
+#[test]
+fn in_response_to_must_name_a_pending_request_and_is_used_once() {
+    // A response to another request.
+    assert_eq!(
+        sp().consume(&response("second-request")),
+        Err(SamlError::InResponseTo)
+    );
+    // The request is answered once; the same response again is refused...
+    let sp = sp();
+    sp.consume(&response("response-signed")).unwrap();
+    assert_eq!(
+        sp.consume(&response("response-signed")),
+        Err(SamlError::InResponseTo)
+    );
+    // ...and, with the request pending again, still refused as a replay.
+    sp.expect_request(&field("request"), made() + Duration::from_secs(600))
+        .unwrap();
+    assert_eq!(
+        sp.consume(&response("response-signed")),
+        Err(SamlError::Replayed)
+    );
+    // A pending request that expired is no longer answered.
+    let (late, clock) = sp_at(5);
+    late.expect_request(&field("second_request"), made() + Duration::from_secs(10))
+        .unwrap();
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        late.consume(&response("second-request")),
+        Err(SamlError::InResponseTo)
+    );
+}
+
+#[test]
+fn unsolicited_responses_need_the_opt_in_and_are_replay_checked() {
+    assert_eq!(
+        sp().consume(&response("unsolicited")),
+        Err(SamlError::Unsolicited)
+    );
+    let sp = sp().allow_unsolicited(true);
+    sp.consume(&response("unsolicited")).unwrap();
+    assert_eq!(
+        sp.consume(&response("unsolicited")),
+        Err(SamlError::Replayed)
+    );
+}
+
+#[test]
+fn concurrent_replays_of_one_response_are_accepted_exactly_once() {
+    let sp = Arc::new(sp().allow_unsolicited(true));
+    let encoded = response("unsolicited");
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let sp = sp.clone();
+            let encoded = encoded.clone();
+            std::thread::spawn(move || sp.consume(&encoded))
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| *e == SamlError::Replayed)
+    );
+}
+
+#[test]
+fn encrypted_assertions_need_the_sp_key() {
+    let clock = Arc::new(ManualClock::new(made()));
+    let idp = IdpMetadata::parse(&read("idp-metadata.xml")).unwrap();
+    let sp = ServiceProvider::new(field("sp"), field("acs"), idp, clock).unwrap();
+    sp.expect_request(&field("request"), made() + Duration::from_secs(600))
+        .unwrap();
+    let error = sp
+        .consume(&response("encrypted-aes128gcm-signed-response"))
+        .unwrap_err();
+    assert!(matches!(error, SamlError::Config(_)), "{error}");
+    // Another RSA key cannot open it either, and says only that.
+    let other = rampart_core::scratch_dir("saml-other-key");
+    rampart_core::openssl(
+        &other,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "other.key",
+        ],
+    );
+    let (sp, _) = sp_at(5);
+    let sp = sp.with_key(
+        SpKey::from_pem(&std::fs::read(other.join("other.key")).unwrap()).unwrap(),
+        false,
+    );
+    assert_eq!(
+        sp.consume(&response("encrypted-aes128gcm-signed-response")),
+        Err(SamlError::Decryption)
+    );
+}
+
+#[test]
+fn metadata_without_a_signing_key_is_refused() {
+    let error = IdpMetadata::parse(&read("idp-metadata-no-signing-key.xml")).unwrap_err();
+    assert!(
+        matches!(&error, SamlError::Metadata(why) if why.contains("no signing certificate")),
+        "{error}"
+    );
+    // A KeyDescriptor without `use` serves signing too.
+    let idp = IdpMetadata::parse(&read("idp-metadata-unspecified-use.xml")).unwrap();
+    assert_eq!(idp.signing_certificates().len(), 1);
+    let both = IdpMetadata::parse(&read("idp-metadata.xml")).unwrap();
+    assert_eq!(both.signing_certificates().len(), 2);
+    assert_eq!(
+        both.sso_redirect_url(),
+        Some("https://idp.example.test/saml/sso")
+    );
+}
+
+#[test]
+fn hostile_or_stale_metadata_is_refused() {
+    let good = read("idp-metadata.xml");
+    let with_dtd = good.replacen(
+        "<md:EntityDescriptor",
+        "<!DOCTYPE md [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><md:EntityDescriptor",
+        1,
+    );
+    assert!(matches!(
+        IdpMetadata::parse(&with_dtd),
+        Err(SamlError::Malformed(_))
+    ));
+    let bad_cert = good.replacen("<ds:X509Certificate>", "<ds:X509Certificate>AAAA", 1);
+    assert!(matches!(
+        IdpMetadata::parse(&bad_cert),
+        Err(SamlError::Metadata(_))
+    ));
+    let no_idp = good.replace("IDPSSODescriptor", "SPSSODescriptor");
+    assert!(matches!(
+        IdpMetadata::parse(&no_idp),
+        Err(SamlError::Metadata(_))
+    ));
+    let aggregate = format!(
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">{}</md:EntitiesDescriptor>",
+        good.split_once("?>").unwrap().1
+    );
+    assert!(matches!(
+        IdpMetadata::parse(&aggregate),
+        Err(SamlError::Metadata(_))
+    ));
+    assert!(matches!(
+        IdpMetadata::parse(&"x".repeat(rampart_authn::MAX_METADATA_BYTES + 1)),
+        Err(SamlError::TooLarge { .. })
+    ));
+    // Metadata past its validUntil stops every login.
+    let expired = good.replacen(
+        "entityID=",
+        "validUntil=\"2020-01-01T00:00:00Z\" entityID=",
+        1,
+    );
+    let idp = IdpMetadata::parse(&expired).unwrap();
+    let clock = Arc::new(ManualClock::new(made()));
+    let sp = ServiceProvider::new(field("sp"), field("acs"), idp, clock).unwrap();
+    assert_eq!(
+        sp.consume(&response("response-signed")),
+        Err(SamlError::MetadataExpired)
+    );
+}
+
+#[test]
+fn oversized_or_undecodable_input_is_refused_before_parsing() {
+    let sp = sp().with_max_response_bytes(1024);
+    assert!(matches!(
+        sp.consume(&response("response-signed")),
+        Err(SamlError::TooLarge { limit: 1024 })
+    ));
+    assert_eq!(sp.consume("not base64!"), Err(SamlError::Encoding));
+    let not_utf8 = base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe, 0x00]);
+    assert_eq!(sp.consume(&not_utf8), Err(SamlError::Encoding));
+}
+
+#[test]
+fn the_authenticator_runs_on_the_blocking_pool_and_maps_errors() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let authenticator = SamlAuthenticator::new(Arc::new(sp()));
+    let context = RequestContext::default();
+    runtime.block_on(async {
+        let ok = authenticator
+            .authenticate(
+                &SamlPostResponse::new(response("response-signed")),
+                &context,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.user.username,
+            "https://idp.example.test/saml/metadata#alice@example.test"
+        );
+        let refused = authenticator
+            .authenticate(&SamlPostResponse::new(response("xsw3")), &context)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, AuthnError::Malformed { .. }));
+        let refused = authenticator
+            .authenticate(&SamlPostResponse::new(response("wrong-key")), &context)
+            .await
+            .unwrap_err();
+        assert_eq!(refused, AuthnError::InvalidCredentials);
+    });
+}
+
+#[test]
+fn authn_requests_use_the_redirect_binding_and_are_remembered() {
+    let (sp, _) = sp_at(5);
+    let redirect = sp
+        .authn_request(Some("/after-login"), Duration::from_secs(300))
+        .unwrap();
+    let (endpoint, query) = redirect.url.split_once('?').unwrap();
+    assert_eq!(endpoint, "https://idp.example.test/saml/sso");
+    let encoded = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("SAMLRequest="))
+        .unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(percent_decode(encoded))
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(decoded.as_slice())
+        .read_to_string(&mut xml)
+        .unwrap();
+    assert_eq!(xml, redirect.xml);
+    assert!(xml.contains(&format!("ID=\"{}\"", redirect.request_id)));
+    assert!(xml.contains("AssertionConsumerServiceURL=\"https://rampart.example.test/saml/acs\""));
+    assert!(query.contains("RelayState=%2Fafter-login"));
+    assert!(!query.contains("Signature="));
+    assert_eq!(redirect.request_id.len(), 33);
+    let again = sp.authn_request(None, Duration::from_secs(300)).unwrap();
+    assert_ne!(again.request_id, redirect.request_id);
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(
+                u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap(),
+            );
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
