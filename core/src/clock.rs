@@ -56,6 +56,17 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock stopped at one instant: for judging credentials "as of" a given time (an
+/// operator re-checking evidence, a command-line `--now`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedClock(pub SystemTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
 #[cfg(feature = "test-util")]
 pub use manual::ManualClock;
 

@@ -29,7 +29,7 @@ pub use authz::{
 };
 #[cfg(feature = "test-util")]
 pub use clock::ManualClock;
-pub use clock::{Clock, SharedClock, SystemClock};
+pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
 pub use context::{MAX_REQUEST_ID_CHARS, MAX_USER_AGENT_CHARS, RequestContext};
 pub use credential::{
     BearerToken, ClientCertificateChain, Credential, CredentialKind, PasswordCredential,

@@ -9,4 +9,5 @@ pub mod input;
 pub mod oidc;
 pub mod operator_audit;
 pub mod passwd;
+pub mod saml;
 pub mod users;

@@ -63,13 +63,20 @@ pub struct VerifyArgs {
     /// Accepted algorithms, comma-separated (default RS256,ES256).
     #[arg(long, value_delimiter = ',')]
     allowed_algs: Vec<String>,
+    #[command(flatten)]
+    mapping: MappingArgs,
+}
+
+/// How verified claims become a Kubernetes user (kube-apiserver's `--oidc-*` flags).
+#[derive(Debug, Args)]
+pub struct MappingArgs {
     /// With email as the username: require email_verified to be present and true.
     #[arg(long)]
     require_email_verified: bool,
-    /// The claim naming the user (default sub).
-    #[arg(long, default_value = "sub")]
-    username_claim: String,
-    /// The username prefix; `-` for none (default: Kubernetes', issuer URL and `#`).
+    /// The claim naming the user (default: sub for OIDC, name_id for SAML).
+    #[arg(long)]
+    username_claim: Option<String>,
+    /// The username prefix; `-` for none (default: Kubernetes', issuer and `#`).
     #[arg(long)]
     username_prefix: Option<String>,
     /// The claim holding groups.
@@ -78,6 +85,24 @@ pub struct VerifyArgs {
     /// The prefix of groups.
     #[arg(long, default_value = "")]
     groups_prefix: String,
+}
+
+impl MappingArgs {
+    /// The mapping these flags describe, naming the user by `default_claim` unless told.
+    pub(crate) fn mapping(&self, default_claim: &str) -> ClaimMapping {
+        let mut mapping = ClaimMapping::default()
+            .username_claim(self.username_claim.as_deref().unwrap_or(default_claim))
+            .require_email_verified(self.require_email_verified);
+        mapping = match self.username_prefix.as_deref() {
+            None => mapping,
+            Some("-") => mapping.username_prefix(UsernamePrefix::None),
+            Some(prefix) => mapping.username_prefix(UsernamePrefix::Custom(prefix.to_owned())),
+        };
+        if let Some(claim) = &self.groups_claim {
+            mapping = mapping.groups_claim(claim, &self.groups_prefix);
+        }
+        mapping
+    }
 }
 
 /// The `rampart token` subcommands.
@@ -148,7 +173,7 @@ fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|error| error.to_string())
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
@@ -222,17 +247,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
             .to_system_time(),
         None => SystemClock.now(),
     };
-    let mut mapping = ClaimMapping::default()
-        .username_claim(&args.username_claim)
-        .require_email_verified(args.require_email_verified);
-    mapping = match args.username_prefix.as_deref() {
-        None => mapping,
-        Some("-") => mapping.username_prefix(UsernamePrefix::None),
-        Some(prefix) => mapping.username_prefix(UsernamePrefix::Custom(prefix.to_owned())),
-    };
-    if let Some(claim) = &args.groups_claim {
-        mapping = mapping.groups_claim(claim, &args.groups_prefix);
-    }
+    let mapping = args.mapping.mapping("sub");
     let stdin = io::stdin();
     for line in stdin.lock().lines() {
         let line = line.map_err(|error| format!("reading stdin: {error}"))?;

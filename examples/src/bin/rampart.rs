@@ -10,6 +10,7 @@ use rampart_examples::authz::{self, AuthzCommand};
 use rampart_examples::certs::{self, CertsCommand};
 use rampart_examples::oidc::{self, OidcCommand, TokenCommand};
 use rampart_examples::passwd::{self, PasswdCommand};
+use rampart_examples::saml::{self, SamlCommand};
 use rampart_examples::users::{self, UsersCommand};
 
 /// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
@@ -34,6 +35,10 @@ enum Command {
     /// OpenID Connect ID tokens: verify (tokens on stdin, JSON lines out).
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// SAML 2.0 service provider: verify (responses on stdin, JSON lines out), sp-metadata,
+    /// authn-request.
+    #[command(subcommand)]
+    Saml(SamlCommand),
     /// The token issuer: keygen, issue, jwks, discovery.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Certs(command) => certs::run(command),
         Command::Passwd(command) => passwd::run(command),
         Command::Oidc(command) => oidc::run_oidc(command),
+        Command::Saml(command) => saml::run(command),
         Command::Token(command) => oidc::run_token(command),
         Command::Users(command) => users::run(command),
         Command::Catalogue => {
