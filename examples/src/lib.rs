@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod certs;
 pub mod input;
+pub mod login;
 pub mod oidc;
 pub mod operator_audit;
 pub mod passwd;

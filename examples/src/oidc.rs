@@ -169,7 +169,7 @@ pub struct KeysArgs {
     keys: Vec<PathBuf>,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|error| error.to_string())
 }
 
@@ -181,6 +181,16 @@ pub(crate) fn fail(message: &str) -> ExitCode {
 fn read_document(path: &Path) -> Result<String, String> {
     String::from_utf8(read_bounded(path, MAX_DOCUMENT_BYTES)?)
         .map_err(|_| format!("{}: not UTF-8", path.display()))
+}
+
+/// The algorithms named on the command line (`--allowed-algs`).
+pub(crate) fn algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
+    names
+        .iter()
+        .map(|name| {
+            Algorithm::from_name(name).ok_or(format!("unknown or refused algorithm {name}"))
+        })
+        .collect()
 }
 
 /// Runs one `rampart oidc` subcommand.
@@ -231,14 +241,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
         JwkSet::from_json(&load(&args.jwks, &args.ca_file)?).map_err(|error| error.to_string())?;
     let mut policy = IdTokenPolicy::new(&issuer, &args.client_id);
     if !args.allowed_algs.is_empty() {
-        let algorithms = args
-            .allowed_algs
-            .iter()
-            .map(|name| {
-                Algorithm::from_name(name).ok_or(format!("unknown or refused algorithm {name}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        policy = policy.algorithms(algorithms);
+        policy = policy.algorithms(algorithms(&args.allowed_algs)?);
     }
     let now = match &args.now {
         Some(text) => text

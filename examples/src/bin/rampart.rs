@@ -8,6 +8,7 @@ use rampart_core::CATALOGUE;
 use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
 use rampart_examples::certs::{self, CertsCommand};
+use rampart_examples::login::{self, LoginArgs};
 use rampart_examples::oidc::{self, OidcCommand, TokenCommand};
 use rampart_examples::passwd::{self, PasswdCommand};
 use rampart_examples::saml::{self, SamlCommand};
@@ -39,6 +40,8 @@ enum Command {
     /// authn-request.
     #[command(subcommand)]
     Saml(SamlCommand),
+    /// Log in at an OpenID Provider (browser, PKCE) and print a kubectl ExecCredential.
+    Login(LoginArgs),
     /// The token issuer: keygen, issue, jwks, discovery.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Certs(command) => certs::run(command),
         Command::Passwd(command) => passwd::run(command),
         Command::Oidc(command) => oidc::run_oidc(command),
+        Command::Login(args) => login::run(args),
         Command::Saml(command) => saml::run(command),
         Command::Token(command) => oidc::run_token(command),
         Command::Users(command) => users::run(command),

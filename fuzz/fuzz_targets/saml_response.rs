@@ -1,0 +1,34 @@
+//! SAML responses from anyone, checked by a service provider that trusts the fixtures' IdP,
+//! as of the instant the fixtures were made, with the fixtures' request pending and
+//! unsolicited responses allowed. Never panics; anything accepted names the fixtures'
+//! user (the fuzzer cannot forge the IdP's signature), and is refused when seen again.
+#![no_main]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use libfuzzer_sys::fuzz_target;
+use rampart_authn::{IdpMetadata, SamlError, ServiceProvider, SpKey};
+use rampart_core::{FixedClock, Timestamp};
+
+const MANIFEST: &str = include_str!("../../authn/tests/fixtures/saml/manifest.json");
+
+fn made() -> SystemTime {
+    let manifest: serde_json::Value = serde_json::from_str(MANIFEST).expect("manifest");
+    manifest["made"].as_str().and_then(|t| t.parse::<Timestamp>().ok()).expect("made").to_system_time()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(xml) = std::str::from_utf8(data) else { return };
+    let idp = IdpMetadata::parse(include_str!("../../authn/tests/fixtures/saml/idp-metadata.xml")).expect("fixture metadata");
+    let now = made() + Duration::from_secs(5);
+    let sp = ServiceProvider::new("https://rampart.example.test/saml/metadata", "https://rampart.example.test/saml/acs", idp, Arc::new(FixedClock(now)))
+        .expect("sp")
+        .with_key(SpKey::from_pem(include_bytes!("../../authn/tests/fixtures/saml/sp.key")).expect("sp key"), false)
+        .allow_unsolicited(true);
+    sp.expect_request("_4f1c2b7e9a0d4c3ba1e5f6a7b8c9d0e1", now + Duration::from_secs(600)).expect("pending");
+    if let Ok(login) = sp.consume_xml(xml) {
+        assert!(login.name_id.ends_with("@example.test"));
+        assert!(matches!(sp.consume_xml(xml), Err(SamlError::Replayed | SamlError::InResponseTo)));
+    }
+});
