@@ -19,6 +19,8 @@ mod saml;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql_store;
 mod token_review;
+#[cfg(any(feature = "fetch", feature = "saml"))]
+mod url_encoding;
 mod x509;
 
 pub use account::{

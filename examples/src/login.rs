@@ -288,10 +288,10 @@ async fn from_cache(path: &Path, provider: &Provider, now: SystemTime) -> Option
 fn save(path: &Path, tokens: &Tokens) -> Result<(), String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut document = json!({ "id_token": tokens.raw_id_token.expose_secret() });
-    if let Some(refresh_token) = &tokens.refresh_token {
-        document["refresh_token"] = json!(refresh_token.expose_secret());
-    }
+    let document = json!({
+        "id_token": tokens.raw_id_token.expose_secret(),
+        "refresh_token": tokens.refresh_token.as_ref().map(SecretString::expose_secret),
+    });
     let temporary = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()
         .write(true)

@@ -128,11 +128,38 @@ fn header_alg(token: &str) -> String {
     header["alg"].as_str().unwrap().to_owned()
 }
 
+/// `rampart oidc verify` of one token, discovery and JWKS fetched from the provider.
+fn oidc_verify(provider: &Provider, client_id: &str, token: &str, extra: &[&str]) -> Value {
+    let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
+    let jwks = format!("{}/jwks", provider.issuer);
+    let mut args = vec![
+        "oidc",
+        "verify",
+        "--discovery",
+        &discovery,
+        "--jwks",
+        &jwks,
+        "--ca-file",
+        provider.ca.to_str().unwrap(),
+        "--client-id",
+        client_id,
+        "--allowed-algs",
+        "RS256,ES256,EdDSA",
+    ];
+    args.extend_from_slice(extra);
+    let out = common::run(args, format!("{token}\n").as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn login_and_verify_against_a_running_openid_provider() {
     let dir = rampart_core::scratch_dir("cli-login-oidc-provider");
     let provider = provider(&dir);
-    let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
     for alg in ["RS256", "ES256", "EdDSA"] {
         let client_id = format!("rampart-{}", alg.to_lowercase());
         let cache = dir.join(format!("{client_id}.cache"));
@@ -160,21 +187,11 @@ fn login_and_verify_against_a_running_openid_provider() {
         assert_eq!(again, credential);
 
         // oidc verify with discovery and JWKS fetched from the provider over https.
-        let jwks = format!("{}/jwks", provider.issuer);
-        let verdict = common::run(
-            [
-                "oidc",
-                "verify",
-                "--discovery",
-                &discovery,
-                "--jwks",
-                &jwks,
-                "--ca-file",
-                provider.ca.to_str().unwrap(),
-                "--client-id",
-                &client_id,
-                "--allowed-algs",
-                "RS256,ES256,EdDSA",
+        let verdict = oidc_verify(
+            &provider,
+            &client_id,
+            &token,
+            &[
                 "--username-claim",
                 "email",
                 "--require-email-verified",
@@ -183,10 +200,7 @@ fn login_and_verify_against_a_running_openid_provider() {
                 "--groups-prefix",
                 "oidc:",
             ],
-            format!("{token}\n").as_bytes(),
         );
-        assert!(verdict.status.success());
-        let verdict: Value = serde_json::from_slice(&verdict.stdout).unwrap();
         assert_eq!(verdict["accepted"], true, "{alg}: {verdict}");
         assert_eq!(verdict["user"]["username"], "alice@example.test");
         assert_eq!(
@@ -194,24 +208,7 @@ fn login_and_verify_against_a_running_openid_provider() {
             serde_json::json!(["oidc:developers"])
         );
         // Bound to its client: another client id refuses it.
-        let other = common::run(
-            [
-                "oidc",
-                "verify",
-                "--discovery",
-                &discovery,
-                "--jwks",
-                &jwks,
-                "--ca-file",
-                provider.ca.to_str().unwrap(),
-                "--client-id",
-                "someone-else",
-                "--allowed-algs",
-                "RS256,ES256,EdDSA",
-            ],
-            format!("{token}\n").as_bytes(),
-        );
-        let other: Value = serde_json::from_slice(&other.stdout).unwrap();
+        let other = oidc_verify(&provider, "someone-else", &token, &[]);
         assert_eq!(other["accepted"], false, "{other}");
     }
 }

@@ -126,15 +126,7 @@ fn extract(xml: &str) -> Result<Encrypted, SamlError> {
                     path.clear();
                 }
                 if inside {
-                    let algorithm = element
-                        .try_get_attribute("Algorithm")
-                        .ok()
-                        .flatten()
-                        .and_then(|a| {
-                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                .ok()
-                                .map(|v| v.into_owned())
-                        });
+                    let algorithm = super::guard::attribute(element, "Algorithm");
                     match (local.as_slice(), path.last().map(Vec::as_slice)) {
                         (b"EncryptedKey", _) => current_key = Some(WrappedKey::default()),
                         (b"EncryptionMethod", Some(b"EncryptedKey")) => {

@@ -93,18 +93,9 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
                         }
                     }
                     b"SignatureMethod" | b"DigestMethod" if signature_depth.is_some() => {
-                        let algorithm = start
-                            .try_get_attribute("Algorithm")
-                            .ok()
-                            .flatten()
-                            .and_then(|a| {
-                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                    .ok()
-                                    .map(|v| v.into_owned())
-                            });
                         shape
                             .signature_algorithms
-                            .push(algorithm.unwrap_or_default());
+                            .push(attribute(start, "Algorithm").unwrap_or_default());
                     }
                     _ => {}
                 }
@@ -158,6 +149,16 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
         return Err(refuse("no complete root element"));
     }
     Ok(shape)
+}
+
+/// The value of attribute `name` (entity references resolved), if present and well-formed.
+pub(crate) fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
+    element
+        .try_get_attribute(name)
+        .ok()
+        .flatten()
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .map(|value| value.into_owned())
 }
 
 /// At most [`MAX_ATTRIBUTES`], none repeated, each well-formed.

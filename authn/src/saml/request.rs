@@ -16,6 +16,7 @@ use quick_xml::escape::escape;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{SamlError, ServiceProvider, SpKey};
+use crate::url_encoding::encode as percent_encode;
 
 /// The RelayState a redirect may carry (SAML Bindings §3.4.3: 80 bytes).
 pub const MAX_RELAY_STATE_BYTES: usize = 80;
@@ -139,19 +140,6 @@ fn random_id() -> Result<String, SamlError> {
         id.push_str(&format!("{b:02x}"));
         id
     }))
-}
-
-/// RFC 3986 percent-encoding: everything but the unreserved characters.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
