@@ -131,6 +131,8 @@ fn every_signing_layout_and_cipher_a_real_idp_uses_is_accepted() {
         "both-signed",
         // Signed by the second certificate in the metadata (key rollover), RSA-SHA512.
         "rollover-rsa-sha512",
+        // ECDSA P-256 (pysaml2's response re-signed by the xmlsec1 binary).
+        "ecdsa-p256-xmlsec1",
         "encrypted-aes128cbc-signed-response",
         // Unsigned envelope; the assertion inside the encryption carries the signature.
         "encrypted-aes256cbc-signed-assertion",
@@ -360,10 +362,10 @@ fn metadata_without_a_signing_key_is_refused() {
     // A KeyDescriptor without `use` serves signing too.
     let idp = IdpMetadata::parse(&read("idp-metadata-unspecified-use.xml")).unwrap();
     assert_eq!(idp.signing_certificates().len(), 1);
-    let both = IdpMetadata::parse(&read("idp-metadata.xml")).unwrap();
-    assert_eq!(both.signing_certificates().len(), 2);
+    let all = IdpMetadata::parse(&read("idp-metadata.xml")).unwrap();
+    assert_eq!(all.signing_certificates().len(), 3);
     assert_eq!(
-        both.sso_redirect_url(),
+        all.sso_redirect_url(),
         Some("https://idp.example.test/saml/sso")
     );
 }

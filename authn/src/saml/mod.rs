@@ -445,14 +445,23 @@ impl ServiceProvider {
 
     /// xmlsec verifies every signature with the metadata certificates and the allowed
     /// algorithms, and keeps only what they cover (no unsigned ancestors).
+    ///
+    /// One certificate at a time: given several, samael stops at the first whose key type
+    /// does not fit the signature (an RSA certificate before the ECDSA one that signed)
+    /// instead of trying the next.
     fn reduce_to_signed(&self, xml: &str) -> Result<String, SamlError> {
-        XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-            xml,
-            &self.idp_certs,
-            ReduceMode::ValidateAndMarkNoAncestors,
-            Some(&ALLOWED_SIGNATURES),
-        )
-        .map_err(|_| SamlError::Signature)
+        self.idp_certs
+            .iter()
+            .find_map(|cert| {
+                XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+                    xml,
+                    std::slice::from_ref(cert),
+                    ReduceMode::ValidateAndMarkNoAncestors,
+                    Some(&ALLOWED_SIGNATURES),
+                )
+                .ok()
+            })
+            .ok_or(SamlError::Signature)
     }
 
     fn decrypt(&self, xml: &str) -> Result<String, SamlError> {
