@@ -355,3 +355,79 @@ fn cbc_open(cipher: Cipher, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     out.truncate(out.len() - padding);
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn short_or_malformed_ciphertexts_fail_without_panicking() {
+        let key16 = [7u8; 16];
+        for data in [
+            &[][..],
+            &[0u8; 8],
+            &[0u8; 16],
+            &[0u8; 17],
+            &[0u8; 27],
+            &[0u8; 28],
+        ] {
+            assert!(cbc_open(Cipher::aes_128_cbc(), &key16, data).is_none());
+            assert!(aes_gcm_open(&key16, data).is_none());
+            assert!(aes192_gcm_open(&[7u8; 24], data).is_none());
+        }
+        // A well-formed CBC block whose last byte is not a valid XML-Enc pad length.
+        let mut crypter = Crypter::new(
+            Cipher::aes_128_cbc(),
+            Mode::Encrypt,
+            &key16,
+            Some(&[0u8; 16]),
+        )
+        .unwrap();
+        crypter.pad(false);
+        let mut block = [0u8; 32];
+        let written = crypter.update(&[0u8; 16], &mut block).unwrap();
+        assert_eq!(written, 16);
+        let mut data = vec![0u8; 16];
+        data.extend_from_slice(&block[..16]);
+        assert!(
+            cbc_open(Cipher::aes_128_cbc(), &key16, &data).is_none(),
+            "pad length 0"
+        );
+    }
+
+    #[test]
+    fn key_transport_and_content_algorithms_are_allow_listed() {
+        let wrapped = |algorithm: &str| WrappedKey {
+            algorithm: algorithm.into(),
+            ..WrappedKey::default()
+        };
+        assert!(
+            key_transport_digests(&wrapped("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"))
+                .is_ok()
+        );
+        assert!(
+            key_transport_digests(&wrapped("http://www.w3.org/2009/xmlenc11#rsa-oaep")).is_ok()
+        );
+        let refused = key_transport_digests(&wrapped("http://www.w3.org/2001/04/xmlenc#rsa-1_5"));
+        assert!(matches!(refused, Err(SamlError::Algorithm(why)) if why.contains("rsa-1_5")));
+        let policy = DecryptionPolicy::default();
+        assert!(
+            ContentCipher::from_uri("http://www.w3.org/2009/xmlenc11#aes256-gcm", policy).is_ok()
+        );
+        assert!(
+            ContentCipher::from_uri("http://www.w3.org/2001/04/xmlenc#tripledes-cbc", policy)
+                .is_err()
+        );
+        assert!(
+            ContentCipher::from_uri(
+                "http://www.w3.org/2001/04/xmlenc#tripledes-cbc",
+                DecryptionPolicy {
+                    allow_triple_des: true
+                }
+            )
+            .is_ok()
+        );
+        assert!(ContentCipher::from_uri("http://example.test/rot13", policy).is_err());
+    }
+}
