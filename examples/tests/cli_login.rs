@@ -3,6 +3,8 @@
 //! scripted browser. For RS256, ES256 and EdDSA clients: the code flow with PKCE ends in an
 //! ExecCredential whose ID token `oidc verify` accepts with the provider's discovery and
 //! JWKS fetched over https; a second run is served from the token cache without a browser.
+//! After the provider rotates its RS256 key, new tokens carry the new `kid` and tokens
+//! signed before the rotation still verify while the old key is published.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,7 +28,7 @@ const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
 struct Provider {
     child: Child,
     /// Kept open: a closed pipe would kill the provider at its next write.
-    _stdout: BufReader<std::process::ChildStdout>,
+    stdout: BufReader<std::process::ChildStdout>,
     issuer: String,
     ca: PathBuf,
 }
@@ -51,6 +53,7 @@ fn provider(dir: &Path) -> Provider {
         .arg(format!("{PEER}/provider.mjs"))
         .arg(&cert)
         .arg(dir.join("server.key"))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("provider.log")).unwrap())
         .spawn()
@@ -61,7 +64,7 @@ fn provider(dir: &Path) -> Provider {
     assert!(issuer.starts_with("https://127.0.0.1:"), "{issuer}");
     Provider {
         child,
-        _stdout: stdout,
+        stdout,
         issuer: issuer.trim().to_owned(),
         ca: dir.join("ca.crt"),
     }
@@ -117,17 +120,6 @@ fn login(provider: &Provider, client_id: &str, cache: &Path) -> (Value, bool) {
     (serde_json::from_slice(&out.stdout).unwrap(), browsed)
 }
 
-fn header_alg(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap();
-    header["alg"].as_str().unwrap().to_owned()
-}
-
 /// `rampart oidc verify` of one token, discovery and JWKS fetched from the provider.
 fn oidc_verify(provider: &Provider, client_id: &str, token: &str, extra: &[&str]) -> Value {
     let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
@@ -168,7 +160,7 @@ fn login_and_verify_against_a_running_openid_provider() {
         assert_eq!(credential["kind"], "ExecCredential");
         assert_eq!(credential["apiVersion"], "client.authentication.k8s.io/v1");
         let token = credential["status"]["token"].as_str().unwrap().to_owned();
-        assert_eq!(header_alg(&token), alg);
+        assert_eq!(header(&token)["alg"], alg);
         assert!(
             credential["status"]["expirationTimestamp"]
                 .as_str()
@@ -210,5 +202,54 @@ fn login_and_verify_against_a_running_openid_provider() {
         // Bound to its client: another client id refuses it.
         let other = oidc_verify(&provider, "someone-else", &token, &[]);
         assert_eq!(other["accepted"], false, "{other}");
+    }
+}
+
+impl Provider {
+    /// Rotates the provider's RS256 key (the old one stays in its JWKS).
+    fn rotate(&mut self) {
+        use std::io::Write as _;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"rotate\n").unwrap();
+        stdin.flush().unwrap();
+        // oidc-provider writes its notices to stdout too.
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "the provider exited"
+            );
+            if line.trim() == "rotated" {
+                break;
+            }
+        }
+    }
+}
+
+fn header(token: &str) -> Value {
+    let header = token.split('.').next().unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_key_rotation_keeps_earlier_tokens_valid_through_the_overlap() {
+    let dir = rampart_core::scratch_dir("cli-login-rotation");
+    let mut provider = provider(&dir);
+    let (before, _) = login(&provider, "rampart-rs256", &dir.join("before.cache"));
+    let before = before["status"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(header(&before)["kid"], "rs256-1");
+    provider.rotate();
+    let (after, browsed) = login(&provider, "rampart-rs256", &dir.join("after.cache"));
+    assert!(browsed);
+    let after = after["status"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(header(&after)["kid"], "rs256-2");
+    for token in [&before, &after] {
+        let verdict = oidc_verify(&provider, "rampart-rs256", token, &[]);
+        assert_eq!(verdict["accepted"], true, "{verdict}");
     }
 }

@@ -2,7 +2,9 @@
 // on loopback https. Signing keys RS256, ES256 and EdDSA are made at start; three public
 // native clients (PKCE, loopback redirect on any port, RFC 8252) get ID tokens signed with
 // one algorithm each; their ID tokens carry the email and groups claims. The dev login form accepts any username; the account's claims carry
-// an email and groups. Prints the issuer URL on stdout once listening.
+// an email and groups. Prints the issuer URL on stdout once listening. A line `rotate` on
+// stdin rotates the keys: a new RS256 key signs from then on, the old ones stay published
+// (the overlap window); `rotated` is printed when done.
 //
 //   node provider.mjs CERT_PEM KEY_PEM
 import https from "node:https";
@@ -11,9 +13,9 @@ import * as jose from "jose";
 import Provider from "oidc-provider";
 
 const [certFile, keyFile] = process.argv.slice(2);
-const jwk = async (alg, options) => {
+const jwk = async (alg, options, generation = 1) => {
   const { privateKey } = await jose.generateKeyPair(alg, { extractable: true, ...options });
-  return { ...(await jose.exportJWK(privateKey)), alg, use: "sig", kid: `${alg.toLowerCase()}-1` };
+  return { ...(await jose.exportJWK(privateKey)), alg, use: "sig", kid: `${alg.toLowerCase()}-${generation}` };
 };
 const keys = [await jwk("RS256", { modulusLength: 2048 }), await jwk("ES256"), await jwk("EdDSA", { crv: "Ed25519" })];
 
@@ -31,7 +33,7 @@ const client = (alg) => ({
   id_token_signed_response_alg: alg,
 });
 
-const provider = new Provider(issuer, {
+const configuration = (keys) => ({
   clients: ["RS256", "ES256", "EdDSA"].map(client),
   jwks: { keys },
   pkce: { required: () => true },
@@ -46,6 +48,17 @@ const provider = new Provider(issuer, {
   // Put the scopes' claims (email, groups) into the ID token, as kube-apiserver needs them.
   conformIdTokenClaims: false,
 });
-provider.proxy = false;
-server.on("request", provider.callback());
+server.on("request", new Provider(issuer, configuration(keys)).callback());
 console.log(issuer);
+
+let buffered = "";
+process.stdin.on("data", async (chunk) => {
+  buffered += chunk;
+  if (!buffered.includes("rotate\n")) return;
+  buffered = "";
+  // oidc-provider signs with the first key of an algorithm: the new one goes first.
+  const rotated = [await jwk("RS256", { modulusLength: 2048 }, 2), ...keys];
+  server.removeAllListeners("request");
+  server.on("request", new Provider(issuer, configuration(rotated)).callback());
+  console.log("rotated");
+});
