@@ -7,7 +7,6 @@
 //! padding oracle learns nothing from the message; decryption never makes the assertion
 //! trusted: it must still be covered by a verified signature.
 
-use base64::Engine as _;
 use openssl::md::{Md, MdRef};
 use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
@@ -16,7 +15,7 @@ use openssl::symm::{Cipher, Crypter, Mode};
 use quick_xml::events::Event;
 use quick_xml::reader::NsReader;
 
-use super::SamlError;
+use super::{SamlError, decode_base64, shown};
 
 const XMLENC: &str = "http://www.w3.org/2001/04/xmlenc#";
 const XMLENC11: &str = "http://www.w3.org/2009/xmlenc11#";
@@ -90,15 +89,19 @@ pub(crate) fn decrypt_assertion(
 ) -> Result<String, SamlError> {
     let encrypted = extract(xml)?;
     let content = ContentCipher::from_uri(&encrypted.data_algorithm, policy)?;
-    for wrapped in &encrypted.keys {
-        key_transport_digests(wrapped)?;
-    }
-    let failed = || SamlError::Decryption;
-    let ciphertext = decode_base64(&encrypted.data_cipher_value).ok_or_else(failed)?;
-    let content_key = encrypted
+    // Every EncryptedKey's algorithms are judged before any private-key operation.
+    let transports = encrypted
         .keys
         .iter()
-        .find_map(|wrapped| unwrap_key(wrapped, key).filter(|k| k.len() == content.key_len()))
+        .map(|wrapped| key_transport_digests(wrapped).map(|digests| (wrapped, digests)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let failed = || SamlError::Decryption;
+    let ciphertext = decode_base64(&encrypted.data_cipher_value).ok_or_else(failed)?;
+    let content_key = transports
+        .iter()
+        .find_map(|(wrapped, digests)| {
+            unwrap_key(wrapped, *digests, key).filter(|k| k.len() == content.key_len())
+        })
         .ok_or_else(failed)?;
     let plaintext = content
         .decrypt(&content_key, &ciphertext)
@@ -172,10 +175,9 @@ fn extract(xml: &str) -> Result<Encrypted, SamlError> {
                     let value = text
                         .decode()
                         .map_err(|_| malformed("CipherValue is not text"))?;
-                    let in_key = current_key.is_some();
                     match current_key.as_mut() {
-                        Some(wrapped) if in_key => wrapped.cipher_value.push_str(&value),
-                        _ => encrypted.data_cipher_value.push_str(&value),
+                        Some(wrapped) => wrapped.cipher_value.push_str(&value),
+                        None => encrypted.data_cipher_value.push_str(&value),
                     }
                 }
             }
@@ -205,7 +207,10 @@ fn key_transport_digests(
             Some(uri) if uri == format!("{XMLDSIG}sha1") => Ok(Md::sha1()),
             Some(uri) if uri == format!("{XMLENC}sha256") => Ok(Md::sha256()),
             Some(uri) if uri == format!("{XMLENC}sha512") => Ok(Md::sha512()),
-            Some(uri) => Err(refuse(format!("OAEP digest {uri} is not supported"))),
+            Some(uri) => Err(refuse(format!(
+                "OAEP digest {} is not supported",
+                shown(uri)
+            ))),
         }
     };
     let algorithm = wrapped.algorithm.as_str();
@@ -218,7 +223,7 @@ fn key_transport_digests(
             Some(uri) if uri == format!("{XMLENC11}mgf1sha1") => Md::sha1(),
             Some(uri) if uri == format!("{XMLENC11}mgf1sha256") => Md::sha256(),
             Some(uri) if uri == format!("{XMLENC11}mgf1sha512") => Md::sha512(),
-            Some(uri) => return Err(refuse(format!("MGF {uri} is not supported"))),
+            Some(uri) => return Err(refuse(format!("MGF {} is not supported", shown(uri)))),
         };
         Ok((digest(wrapped.digest.as_deref())?, mgf))
     } else if algorithm == format!("{XMLENC}rsa-1_5") {
@@ -227,14 +232,18 @@ fn key_transport_digests(
         ))
     } else {
         Err(refuse(format!(
-            "key transport {algorithm} is not supported"
+            "key transport {} is not supported",
+            shown(algorithm)
         )))
     }
 }
 
 /// The content key, or `None` when this key was not wrapped for us.
-fn unwrap_key(wrapped: &WrappedKey, key: &SpKey) -> Option<Vec<u8>> {
-    let (oaep_digest, mgf_digest) = key_transport_digests(wrapped).ok()?;
+fn unwrap_key(
+    wrapped: &WrappedKey,
+    (oaep_digest, mgf_digest): (&'static MdRef, &'static MdRef),
+    key: &SpKey,
+) -> Option<Vec<u8>> {
     let ciphertext = decode_base64(&wrapped.cipher_value)?;
     let mut ctx = PkeyCtx::new(&key.key).ok()?;
     ctx.decrypt_init().ok()?;
@@ -244,14 +253,6 @@ fn unwrap_key(wrapped: &WrappedKey, key: &SpKey) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     ctx.decrypt_to_vec(&ciphertext, &mut out).ok()?;
     Some(out)
-}
-
-/// XML-Enc CipherValues may carry line breaks; anything else non-base64 is refused.
-fn decode_base64(value: &str) -> Option<Vec<u8>> {
-    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
 }
 
 /// The content-encryption algorithms we accept.
@@ -280,7 +281,8 @@ impl ContentCipher {
                 Some("aes256-gcm") => ContentCipher::AesGcm(32),
                 _ => {
                     return Err(SamlError::Algorithm(format!(
-                        "content encryption {uri} is not supported"
+                        "content encryption {} is not supported",
+                        shown(uri)
                     )));
                 }
             },

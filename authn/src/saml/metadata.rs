@@ -14,7 +14,7 @@ use quick_xml::escape::escape;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use x509_cert::der::Decode;
 
-use super::{SamlError, guard};
+use super::{SamlError, decode_base64, guard};
 
 /// The largest IdP metadata document accepted (1 MiB: one entity, not a federation feed).
 pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
@@ -78,13 +78,8 @@ impl IdpMetadata {
                 continue;
             }
             for encoded in key.key_info.x509_data.iter().flat_map(|d| &d.certificates) {
-                let compact: String = encoded
-                    .chars()
-                    .filter(|c| !c.is_ascii_whitespace())
-                    .collect();
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(compact)
-                    .map_err(|_| refuse("an X509Certificate is not base64"))?;
+                let der = decode_base64(encoded)
+                    .ok_or_else(|| refuse("an X509Certificate is not base64"))?;
                 x509_cert::Certificate::from_der(&der)
                     .map_err(|_| refuse("an X509Certificate is not an X.509 certificate"))?;
                 if !signing_certificates.contains(&der) {

@@ -342,13 +342,7 @@ impl ServiceProvider {
                 limit: self.max_response_bytes,
             });
         }
-        let compact: String = encoded
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map_err(|_| SamlError::Encoding)?;
+        let bytes = decode_base64(encoded).ok_or(SamlError::Encoding)?;
         let xml = String::from_utf8(bytes).map_err(|_| SamlError::Encoding)?;
         self.consume_xml(&xml)
     }
@@ -371,16 +365,9 @@ impl ServiceProvider {
         // Untrusted: read only to refuse (status, destination, issuer, age).
         let envelope: Envelope = quick_xml::de::from_str(xml)
             .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response".into()))?;
+        // First, so that an IdP error (which carries no assertion) says what the IdP said.
+        check_status(&envelope)?;
         if shape.assertions + shape.encrypted_assertions != 1 {
-            // An IdP error carries no assertion: say what the IdP said.
-            if let Some(code) = envelope
-                .status
-                .as_ref()
-                .and_then(|status| status.status_code.value.as_deref())
-                .filter(|code| *code != SUCCESS)
-            {
-                return Err(SamlError::Status(code.to_owned()));
-            }
             return Err(SamlError::Malformed(
                 "a response must carry exactly one assertion".into(),
             ));
@@ -471,8 +458,8 @@ impl ServiceProvider {
         decrypt::decrypt_assertion(xml, key, self.decryption)
     }
 
-    /// Every rule a verified assertion and its (possibly unsigned) envelope must meet; the
-    /// one place a SAML login is decided.
+    /// Every rule a verified assertion and its (possibly unsigned) envelope must meet (the
+    /// IdP's Status was checked before the signature); the one place a SAML login is decided.
     fn check(
         &self,
         envelope: &Envelope,
@@ -483,14 +470,6 @@ impl ServiceProvider {
         // The envelope: unsigned fields may only ever make us refuse.
         if envelope.version != "2.0" || assertion.version != "2.0" {
             return Err(SamlError::Malformed("SAML version is not 2.0".into()));
-        }
-        let status = envelope
-            .status
-            .as_ref()
-            .ok_or_else(|| SamlError::Malformed("Response has no Status".into()))?;
-        match status.status_code.value.as_deref() {
-            Some(SUCCESS) => {}
-            other => return Err(SamlError::Status(other.unwrap_or("(none)").to_owned())),
         }
         match envelope.destination.as_deref() {
             Some(destination) if destination != self.acs_url => {
@@ -717,6 +696,43 @@ struct Envelope {
 /// The SAML 2.0 assertion namespace.
 const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 
+/// Base64 as XML carries it: line breaks and other ASCII white space allowed, anything
+/// else non-base64 refused.
+pub(crate) fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}
+
+/// The IdP said Success; a Response without a Status is malformed.
+fn check_status(envelope: &Envelope) -> Result<(), SamlError> {
+    let status = envelope
+        .status
+        .as_ref()
+        .ok_or_else(|| SamlError::Malformed("Response has no Status".into()))?;
+    match status.status_code.value.as_deref() {
+        Some(SUCCESS) => Ok(()),
+        other => Err(SamlError::Status(shown(other.unwrap_or("(none)")))),
+    }
+}
+
+/// Text taken from a document, fit for an error message (which may reach logs and audit
+/// events): at most 100 characters, control characters replaced, so a hostile document
+/// can neither flood a log nor forge lines in it.
+pub(crate) fn shown(untrusted: &str) -> String {
+    const MAX_CHARS: usize = 100;
+    let mut out: String = untrusted
+        .chars()
+        .take(MAX_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if untrusted.chars().nth(MAX_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// SHA-1 anywhere in a signature gets its own error (xmlsec's allow-list would refuse it
 /// too, but only as "signature verification failed").
 fn refuse_weak_signature_algorithms(algorithms: &[String]) -> Result<(), SamlError> {
@@ -724,7 +740,7 @@ fn refuse_weak_signature_algorithms(algorithms: &[String]) -> Result<(), SamlErr
         .iter()
         .find(|a| a.contains("sha1") || a.ends_with("md5"))
     {
-        return Err(SamlError::Algorithm(format!("{weak} is refused")));
+        return Err(SamlError::Algorithm(format!("{} is refused", shown(weak))));
     }
     Ok(())
 }
@@ -779,6 +795,15 @@ mod tests {
     /// Without the one-assertion rule, the signature layer alone still never yields the
     /// attacker's assertion from any of the eight wrapping families: it fails, or returns
     /// the signed original.
+    #[test]
+    fn document_text_in_errors_is_bounded_and_single_line() {
+        assert_eq!(shown("urn:x:Responder"), "urn:x:Responder");
+        assert_eq!(shown("a\nforged: line\r"), "a?forged: line?");
+        let long = shown(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), 101);
+        assert!(long.ends_with('…'));
+    }
+
     #[test]
     fn signature_reduction_alone_defeats_every_wrapping_family() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml");
