@@ -183,7 +183,7 @@ impl HttpsFetcher {
 }
 
 /// `url` as a URI, if it is an https URL with a host.
-fn https_uri(url: &str) -> Result<hyper::Uri, FetchError> {
+pub(crate) fn https_uri(url: &str) -> Result<hyper::Uri, FetchError> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|_| FetchError::Url("not a URL".into()))?;

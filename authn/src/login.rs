@@ -21,7 +21,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::fetch::{FetchError, HttpsFetcher};
+use crate::fetch::{Discovery, FetchError, HttpsFetcher, https_uri};
 use crate::id_token::{IdTokenPolicy, VerifiedIdToken};
 use crate::jose::{JwkSet, TokenError};
 use crate::url_encoding::{encode, form, query_value};
@@ -63,6 +63,38 @@ pub struct Client {
     pub authorization_endpoint: String,
     /// The IdP's token endpoint (from discovery).
     pub token_endpoint: String,
+}
+
+impl Client {
+    /// A client of the provider `discovery` describes; its authorization and token
+    /// endpoints must be https URLs (the same rule the fetcher applies).
+    ///
+    /// # Errors
+    /// An endpoint is missing or not https.
+    pub fn from_discovery(
+        discovery: &Discovery,
+        client_id: impl Into<String>,
+        client_secret: Option<SecretString>,
+        redirect_uri: impl Into<String>,
+    ) -> Result<Self, FetchError> {
+        let endpoint = |name: &str| {
+            let url = discovery
+                .document
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| FetchError::Document(format!("no {name}")))?;
+            https_uri(url)
+                .map(|_| url.to_owned())
+                .map_err(|_| FetchError::Document(format!("{name} is not https")))
+        };
+        Ok(Client {
+            client_id: client_id.into(),
+            client_secret,
+            redirect_uri: redirect_uri.into(),
+            authorization_endpoint: endpoint("authorization_endpoint")?,
+            token_endpoint: endpoint("token_endpoint")?,
+        })
+    }
 }
 
 /// A login in progress: what must be kept (server-side, or in the CLI's memory) between
@@ -259,6 +291,51 @@ fn tokens(
 mod tests {
     use super::*;
     use crate::url_encoding::decode;
+
+    #[test]
+    fn a_client_needs_https_endpoints_from_discovery() {
+        let discovery = |authorization: &str, token: Option<&str>| Discovery {
+            issuer: "https://idp.example.test".into(),
+            jwks_uri: "https://idp.example.test/jwks".into(),
+            document: serde_json::json!({
+                "authorization_endpoint": authorization,
+                "token_endpoint": token,
+            }),
+        };
+        let ok = Client::from_discovery(
+            &discovery(
+                "https://idp.example.test/auth",
+                Some("https://idp.example.test/token"),
+            ),
+            "c",
+            None,
+            "http://127.0.0.1:1/callback",
+        );
+        assert!(
+            matches!(ok, Ok(client) if client.token_endpoint == "https://idp.example.test/token")
+        );
+        for (authorization, token) in [
+            (
+                "http://idp.example.test/auth",
+                Some("https://idp.example.test/token"),
+            ),
+            (
+                "https://idp.example.test/auth",
+                Some("http://idp.example.test/token"),
+            ),
+            ("https://idp.example.test/auth", None),
+            (
+                "javascript:alert(1)",
+                Some("https://idp.example.test/token"),
+            ),
+        ] {
+            let refused = Client::from_discovery(&discovery(authorization, token), "c", None, "x");
+            assert!(
+                matches!(refused, Err(FetchError::Document(_))),
+                "{authorization} {token:?}"
+            );
+        }
+    }
 
     /// RFC 7636 Appendix B.
     #[test]

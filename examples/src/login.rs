@@ -148,15 +148,6 @@ async fn provider(args: &LoginArgs, redirect_uri: String) -> Result<Provider, St
     let discovery = discover(&fetcher, &args.issuer)
         .await
         .map_err(|error| format!("discovery: {error}"))?;
-    let endpoint = |name: &str| {
-        discovery
-            .document
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|url| url.starts_with("https://"))
-            .map(str::to_owned)
-            .ok_or_else(|| format!("discovery: no https {name}"))
-    };
     let client_secret = match &args.client_secret_file {
         Some(path) => {
             let bytes = read_bounded(path, MAX_SMALL_FILE_BYTES)?;
@@ -166,13 +157,8 @@ async fn provider(args: &LoginArgs, redirect_uri: String) -> Result<Provider, St
         }
         None => None,
     };
-    let client = Client {
-        client_id: args.client_id.clone(),
-        client_secret,
-        redirect_uri,
-        authorization_endpoint: endpoint("authorization_endpoint")?,
-        token_endpoint: endpoint("token_endpoint")?,
-    };
+    let client = Client::from_discovery(&discovery, &args.client_id, client_secret, redirect_uri)
+        .map_err(|error| format!("discovery: {error}"))?;
     let jwks = fetcher
         .get(&discovery.jwks_uri)
         .await
