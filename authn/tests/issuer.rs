@@ -32,20 +32,7 @@ fn alice() -> UserInfo {
 /// An RSA key made by openssl, as PKCS#8 DER (ring cannot generate RSA keys).
 fn openssl_rsa_pkcs8() -> Vec<u8> {
     let dir = rampart_core::scratch_dir("issuer-rsa");
-    let pem = dir.join("rsa.pem");
-    let ok = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&pem)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let pem = rampart_core::openssl_rsa_key(&dir, "rsa");
     // PKCS#8 needs `pkcs8 -topk8`: `pkey -outform DER` writes PKCS#1.
     let der = Command::new("openssl")
         .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])

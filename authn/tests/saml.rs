@@ -329,21 +329,10 @@ fn encrypted_assertions_need_the_sp_key() {
     assert!(matches!(error, SamlError::Config(_)), "{error}");
     // Another RSA key cannot open it either, and says only that.
     let other = rampart_core::scratch_dir("saml-other-key");
-    rampart_core::openssl(
-        &other,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "other.key",
-        ],
-    );
+    let other_key = rampart_core::openssl_rsa_key(&other, "other");
     let (sp, _) = sp_at(5);
     let sp = sp.with_key(
-        SpKey::from_pem(&std::fs::read(other.join("other.key")).unwrap()).unwrap(),
+        SpKey::from_pem(&std::fs::read(other_key).unwrap()).unwrap(),
         false,
     );
     assert_eq!(

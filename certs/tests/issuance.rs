@@ -252,15 +252,7 @@ fn an_openssl_ca_key_and_certificate_load_and_sign() {
     let dir = scratch("openssl-ca");
     let run = |args: &[&str]| rampart_core::openssl(&dir, args);
     // An existing RSA CA, made by openssl: imported, then used to sign.
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        "ca.key",
-    ]);
+    rampart_core::openssl_rsa_key(&dir, "ca");
     run(&[
         "req",
         "-x509",

@@ -41,7 +41,9 @@ pub use error::{
 pub use review::{SubjectAccessReviewSpec, SubjectAccessReviewStatus, TokenReviewStatus};
 pub use secret::SecretString;
 #[cfg(feature = "test-util")]
-pub use testing::{openssl, openssl_ca, openssl_request, openssl_sign, scratch_dir};
+pub use testing::{
+    openssl, openssl_ca, openssl_request, openssl_rsa_key, openssl_sign, scratch_dir,
+};
 pub use time::Timestamp;
 pub use user::UserInfo;
 #[cfg(feature = "x509")]

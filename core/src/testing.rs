@@ -34,6 +34,34 @@ pub fn openssl(dir: &std::path::Path, args: &[&str]) {
     }
 }
 
+/// `openssl req` arguments for a new, unencrypted P-256 key.
+const NEW_P256_KEY: [&str; 5] = [
+    "-nodes",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+];
+
+/// A 2048-bit RSA private key made by openssl (ring cannot generate RSA keys):
+/// `DIR/NAME.key`, PKCS#8 PEM; returns its path.
+pub fn openssl_rsa_key(dir: &std::path::Path, name: &str) -> PathBuf {
+    let key = format!("{name}.key");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key,
+        ],
+    );
+    dir.join(key)
+}
+
 /// A P-256 CA made by openssl: `DIR/NAME.crt` and `DIR/NAME.key`, valid for two days.
 pub fn openssl_ca(dir: &std::path::Path, name: &str) {
     let (key, cert, subject) = (
@@ -41,50 +69,32 @@ pub fn openssl_ca(dir: &std::path::Path, name: &str) {
         format!("{name}.crt"),
         format!("/CN={name}"),
     );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-keyout",
-            &key,
-            "-subj",
-            &subject,
-            "-days",
-            "2",
-            "-out",
-            &cert,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
+    let mut args = vec!["req", "-x509", "-new"];
+    args.extend_from_slice(&NEW_P256_KEY);
+    args.extend_from_slice(&[
+        "-keyout",
+        &key,
+        "-subj",
+        &subject,
+        "-days",
+        "2",
+        "-out",
+        &cert,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(dir, &args);
 }
 
 /// A P-256 key and CSR made by `openssl req`: `DIR/NAME.key`, `DIR/NAME.csr`;
 /// `subject_args` name the subject (`-subj …` or `-config FILE`).
 pub fn openssl_request(dir: &std::path::Path, name: &str, subject_args: &[&str]) {
     let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
-    let mut args = vec![
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-keyout",
-        &key,
-        "-out",
-        &csr,
-    ];
+    let mut args = vec!["req", "-new"];
+    args.extend_from_slice(&NEW_P256_KEY);
+    args.extend_from_slice(&["-keyout", &key, "-out", &csr]);
     args.extend_from_slice(subject_args);
     openssl(dir, &args);
 }

@@ -252,29 +252,16 @@ fn policy_refusals_exit_1_with_the_reason() {
 fn sign_csr_accepts_openssl_requests_and_refuses_tampered_ones() {
     let dir = scratch("csr");
     let ca = init_ca(&dir);
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
+    rampart_core::openssl_request(
+        &dir,
+        "bob",
+        &[
             "-subj",
             "/O=dev/CN=bob",
             "-addext",
             "subjectAltName=DNS:bob.example.test",
-        ])
-        .args([
-            "-keyout",
-            path(&dir.join("bob.key")),
-            "-out",
-            path(&dir.join("bob.csr")),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+        ],
+    );
     let signed = certs(&[
         "sign-csr",
         "--ca",

@@ -323,45 +323,33 @@ fn exec_credential_output_has_the_shape_client_go_reads() {
 
 #[test]
 fn discovery_urls_must_be_https_and_reachable() {
-    let stdin = b"a.b.c\n";
-    let plain = common::run(
-        [
-            "oidc",
-            "verify",
-            "--discovery",
+    // Plain http is refused before any connection; nothing listens on port 1 (a transport
+    // error). Either way: exit 2, no verdicts.
+    for (discovery, why) in [
+        (
             "http://localhost:1/.well-known/openid-configuration",
-            "--jwks",
-            "/nonexistent",
-            "--client-id",
-            "c",
-        ],
-        stdin,
-    );
-    assert_eq!(plain.status.code(), Some(2));
-    assert!(
-        text(&plain.stderr).contains("only https"),
-        "{}",
-        text(&plain.stderr)
-    );
-    // Nothing listens on port 1: a transport error, exit 2, no verdicts.
-    let unreachable = common::run(
-        [
-            "oidc",
-            "verify",
-            "--discovery",
+            "only https",
+        ),
+        (
             "https://localhost:1/.well-known/openid-configuration",
-            "--jwks",
-            "/nonexistent",
-            "--client-id",
-            "c",
-        ],
-        stdin,
-    );
-    assert_eq!(unreachable.status.code(), Some(2));
-    assert!(
-        text(&unreachable.stderr).contains("fetch failed"),
-        "{}",
-        text(&unreachable.stderr)
-    );
-    assert!(unreachable.stdout.is_empty());
+            "fetch failed",
+        ),
+    ] {
+        let out = common::run(
+            [
+                "oidc",
+                "verify",
+                "--discovery",
+                discovery,
+                "--jwks",
+                "/nonexistent",
+                "--client-id",
+                "c",
+            ],
+            b"a.b.c\n",
+        );
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+    }
 }

@@ -29,6 +29,21 @@ fn manifest() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("manifest.json")).unwrap()).unwrap()
 }
 
+/// `rampart saml SUBCOMMAND --sp-entity-id SP --acs-url ACS ARGS…` with `stdin`.
+fn saml(subcommand: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut all = vec!["saml", subcommand, "--sp-entity-id", SP, "--acs-url", ACS];
+    all.extend_from_slice(args);
+    common::run(all, stdin)
+}
+
+/// The JSON lines of a run.
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 fn verify(extra: &[&str], names: &[&str]) -> Vec<Value> {
     let stdin: String = names
         .iter()
@@ -36,31 +51,16 @@ fn verify(extra: &[&str], names: &[&str]) -> Vec<Value> {
         .collect();
     let metadata = fixture("idp-metadata.xml");
     let key = fixture("sp.key");
-    let mut args = vec![
-        "saml",
-        "verify",
-        "--idp-metadata",
-        &metadata,
-        "--sp-entity-id",
-        SP,
-        "--acs-url",
-        ACS,
-        "--sp-key",
-        &key,
-    ];
+    let mut args = vec!["--idp-metadata", &metadata, "--sp-key", &key];
     args.extend_from_slice(extra);
-    let out = common::run(args, stdin.as_bytes());
+    let out = saml("verify", &args, stdin.as_bytes());
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    json_lines(&out)
 }
 
 #[test]
@@ -128,16 +128,11 @@ fn later_instants_are_refused_and_bad_metadata_is_a_usage_error() {
         &["unsolicited"],
     );
     assert_eq!(verdicts[0]["error"], "assertion expired");
-    let out = common::run(
-        [
-            "saml",
-            "verify",
+    let out = saml(
+        "verify",
+        &[
             "--idp-metadata",
             &fixture("idp-metadata-no-signing-key.xml"),
-            "--sp-entity-id",
-            SP,
-            "--acs-url",
-            ACS,
         ],
         b"",
     );
@@ -149,34 +144,20 @@ fn later_instants_are_refused_and_bad_metadata_is_a_usage_error() {
 #[test]
 fn a_live_round_trip_with_pysaml2() {
     let dir = rampart_core::scratch_dir("cli-saml-round-trip");
-    let metadata = common::run(
-        [
-            "saml",
-            "sp-metadata",
-            "--sp-entity-id",
-            SP,
-            "--acs-url",
-            ACS,
-            "--sp-cert",
-            &fixture("sp.crt"),
-            "--sign-requests",
-        ],
+    let metadata = saml(
+        "sp-metadata",
+        &["--sp-cert", &fixture("sp.crt"), "--sign-requests"],
         b"",
     );
     assert_eq!(metadata.status.code(), Some(0));
     let sp_metadata = dir.join("sp-metadata.xml");
     std::fs::write(&sp_metadata, &metadata.stdout).unwrap();
 
-    let request = common::run(
-        [
-            "saml",
-            "authn-request",
+    let request = saml(
+        "authn-request",
+        &[
             "--idp-metadata",
             &fixture("idp-metadata.xml"),
-            "--sp-entity-id",
-            SP,
-            "--acs-url",
-            ACS,
             "--sign-with",
             &fixture("sp.key"),
             "--relay-state",
@@ -222,16 +203,11 @@ fn a_live_round_trip_with_pysaml2() {
     let response = String::from_utf8(answered.stdout).unwrap();
     std::fs::write(dir.join("live.b64"), &response).unwrap();
 
-    let out = common::run(
-        [
-            "saml",
-            "verify",
+    let out = saml(
+        "verify",
+        &[
             "--idp-metadata",
             &fixture("idp-metadata.xml"),
-            "--sp-entity-id",
-            SP,
-            "--acs-url",
-            ACS,
             "--request-id",
             request_id,
             "--username-prefix",
@@ -239,11 +215,7 @@ fn a_live_round_trip_with_pysaml2() {
         ],
         format!("{response}{response}").as_bytes(),
     );
-    let verdicts: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let verdicts = json_lines(&out);
     assert_eq!(verdicts[0]["accepted"], true, "{}", verdicts[0]);
     assert_eq!(verdicts[0]["user"]["username"], "bob@example.test");
     assert_eq!(verdicts[1]["accepted"], false);
