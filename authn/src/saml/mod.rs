@@ -506,8 +506,8 @@ impl ServiceProvider {
         {
             return Err(SamlError::NotYetValid);
         }
-        let mut valid_until = conditions.not_on_or_after.map(SystemTime::from);
-        if valid_until.is_some_and(|t| t + self.skew <= now) {
+        let conditions_until = conditions.not_on_or_after.map(SystemTime::from);
+        if conditions_until.is_some_and(|t| t + self.skew <= now) {
             return Err(SamlError::Expired);
         }
         let restrictions = conditions
@@ -530,6 +530,7 @@ impl ServiceProvider {
             .as_ref()
             .filter(|n| !n.value.trim().is_empty())
             .ok_or_else(|| SamlError::Malformed("Subject has no NameID".into()))?;
+        let name = name_id.value.trim();
         let authn_statement = assertion
             .authn_statements
             .as_deref()
@@ -570,9 +571,8 @@ impl ServiceProvider {
         if envelope.in_response_to.is_some() && envelope.in_response_to != in_response_to {
             return Err(SamlError::InResponseTo);
         }
-        valid_until = Some(valid_until.map_or(confirmation_until, |t| t.max(confirmation_until)));
 
-        let (attributes, user) = self.identity(name_id.value.trim(), assertion)?;
+        let (attributes, user) = self.identity(name, assertion)?;
 
         // Last, the two one-time steps: answer a pending request, and never twice.
         match in_response_to.as_deref() {
@@ -584,11 +584,13 @@ impl ServiceProvider {
             None if self.allow_unsolicited => {}
             None => return Err(SamlError::Unsolicited),
         }
-        let replay_until = valid_until.unwrap_or(confirmation_until) + self.skew;
+        // Remembered for as long as any part of the assertion could still be accepted.
+        let replay_until =
+            conditions_until.map_or(confirmation_until, |t| t.max(confirmation_until)) + self.skew;
         self.replay.first_use(&assertion.id, replay_until, now)?;
 
         Ok(SamlLogin {
-            name_id: name_id.value.trim().to_owned(),
+            name_id: name.to_owned(),
             name_id_format: name_id.format.clone(),
             attributes,
             user,
