@@ -3,10 +3,9 @@
 //!
 //! `oidc verify` reads compact JWTs, one per line, from stdin and writes one JSON line per
 //! token: `{"accepted": true, "user": {...}, "claims": {...}}` or
-//! `{"accepted": false, "error": "..."}`. Exit 0 when every line was read (whatever the
-//! verdicts), 2 on a usage or input error.
-
-use std::io::{self, BufRead};
+//! `{"accepted": false, "error": "..."}`; a line longer than 1 MiB or not UTF-8 gets an
+//! error verdict of its own. Exit 0 when every line was read (whatever the verdicts), 2 on
+//! a usage or input error.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::input::read_bounded;
+use crate::input::{judge_lines, read_bounded};
 use rampart_authn::{
     Algorithm, ClaimMapping, IdTokenPolicy, IssuerKey, JwkSet, TokenIssuer, UsernamePrefix,
 };
@@ -251,14 +250,8 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
         None => SystemClock.now(),
     };
     let mapping = args.mapping.mapping("sub");
-    let stdin = io::stdin();
-    for line in stdin.lock().lines() {
-        let line = line.map_err(|error| format!("reading stdin: {error}"))?;
-        let token = line.trim();
-        if token.is_empty() {
-            continue;
-        }
-        let verdict = policy
+    judge_lines(|token| {
+        policy
             .verify(
                 token,
                 &keys,
@@ -270,9 +263,8 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
                 let user = mapping.user(&verified.claims, &issuer)?;
                 Ok(json!({"accepted": true, "user": user, "claims": verified.claims}))
             })
-            .unwrap_or_else(|error| json!({"accepted": false, "error": error.to_string()}));
-        println!("{verdict}");
-    }
+            .unwrap_or_else(|error| json!({"accepted": false, "error": error.to_string()}))
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,10 +5,10 @@
 //! one per line, and writes one JSON line each: `{"accepted": true, "name_id": "...",
 //! "attributes": {"<Name>": ["v", ...]}, "user": {...}}` or `{"accepted": false, "error":
 //! "..."}`. The replay cache and the pending request IDs live for the whole run, so a
-//! response accepted on one line is refused on a later one. Exit 0 when every line was
-//! read (whatever the verdicts), 2 on a usage or input error.
+//! response accepted on one line is refused on a later one. A line longer than 1 MiB or
+//! not UTF-8 gets an error verdict of its own. Exit 0 when every line was read (whatever
+//! the verdicts), 2 on a usage or input error.
 
-use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use rampart_authn::{
 use rampart_core::{Clock, FixedClock, SharedClock, SystemClock, Timestamp};
 use serde_json::json;
 
-use crate::input::read_bounded;
+use crate::input::{judge_lines, read_bounded};
 use crate::oidc::{MappingArgs, fail};
 
 /// The largest PEM file read (a key or a certificate).
@@ -165,23 +165,15 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
         sp.expect_request(id, now + PENDING_FOR)
             .map_err(|error| error.to_string())?;
     }
-    for line in io::stdin().lock().lines() {
-        let line = line.map_err(|error| format!("reading stdin: {error}"))?;
-        let encoded = line.trim();
-        if encoded.is_empty() {
-            continue;
-        }
-        let verdict = match sp.consume(encoded) {
-            Ok(login) => json!({
-                "accepted": true,
-                "name_id": login.name_id,
-                "attributes": login.attributes,
-                "user": login.user,
-            }),
-            Err(error) => json!({"accepted": false, "error": error.to_string()}),
-        };
-        println!("{verdict}");
-    }
+    judge_lines(|encoded| match sp.consume(encoded) {
+        Ok(login) => json!({
+            "accepted": true,
+            "name_id": login.name_id,
+            "attributes": login.attributes,
+            "user": login.user,
+        }),
+        Err(error) => json!({"accepted": false, "error": error.to_string()}),
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

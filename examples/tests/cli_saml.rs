@@ -220,3 +220,28 @@ fn a_live_round_trip_with_pysaml2() {
     assert_eq!(verdicts[0]["user"]["username"], "bob@example.test");
     assert_eq!(verdicts[1]["accepted"], false);
 }
+
+#[test]
+fn an_oversized_or_non_utf8_line_gets_its_own_verdict_and_reading_goes_on() {
+    let mut stdin = vec![b'A'; rampart_examples::input::MAX_LINE_BYTES + 1];
+    stdin.extend_from_slice(b"\n\xff\xfe\nnot base64!\n");
+    let out = saml(
+        "verify",
+        &["--idp-metadata", &fixture("idp-metadata.xml")],
+        &stdin,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let verdicts = json_lines(&out);
+    assert_eq!(verdicts.len(), 3);
+    assert!(
+        verdicts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("longer than")
+    );
+    assert_eq!(verdicts[1]["error"], "line is not UTF-8");
+    assert_eq!(
+        verdicts[2]["error"],
+        "SAMLResponse is not base64-encoded UTF-8"
+    );
+}
