@@ -124,3 +124,74 @@ impl ExpiringIds {
         self.lock().remove(id).is_some_and(|expiry| expiry > now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    const T0: SystemTime = SystemTime::UNIX_EPOCH;
+
+    fn at(seconds: u64) -> SystemTime {
+        T0 + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn a_full_cache_refuses_until_entries_expire_and_never_forgets_a_live_one() {
+        let cache = MemoryReplayCache::new(2);
+        cache.first_use("a", at(100), at(0)).unwrap();
+        cache.first_use("b", at(200), at(0)).unwrap();
+        assert_eq!(
+            cache.first_use("c", at(300), at(50)),
+            Err(SamlError::ReplayCacheFull)
+        );
+        assert_eq!(
+            cache.first_use("a", at(300), at(50)),
+            Err(SamlError::Replayed)
+        );
+        // "a" expired: its place is free, and "b" is still remembered.
+        cache.first_use("c", at(300), at(100)).unwrap();
+        assert_eq!(
+            cache.first_use("b", at(300), at(150)),
+            Err(SamlError::Replayed)
+        );
+    }
+
+    #[test]
+    fn concurrent_inserts_never_exceed_the_capacity() {
+        let cache = Arc::new(MemoryReplayCache::new(50));
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    (0..100)
+                        .filter(|i| {
+                            cache
+                                .first_use(&format!("{thread}-{i}"), at(1000), at(0))
+                                .is_ok()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(accepted, 50);
+    }
+
+    #[test]
+    fn a_pending_request_is_taken_once_and_not_after_it_expired() {
+        let pending = PendingRequests::new(1);
+        pending.remember("r1", at(10), at(0)).unwrap();
+        assert!(matches!(
+            pending.remember("r2", at(10), at(0)),
+            Err(SamlError::Config(_))
+        ));
+        assert!(pending.take("r1", at(5)));
+        assert!(!pending.take("r1", at(5)));
+        pending.remember("r2", at(10), at(5)).unwrap();
+        assert!(!pending.take("r2", at(10)));
+    }
+}
