@@ -28,6 +28,28 @@ fn lines(output: &std::process::Output) -> Vec<Value> {
         .collect()
 }
 
+/// `rampart oidc verify --discovery D --jwks J --client-id C EXTRA…` with `stdin`.
+fn verify(
+    discovery: &str,
+    jwks: &str,
+    client_id: &str,
+    extra: &[&str],
+    stdin: &[u8],
+) -> std::process::Output {
+    let mut args = vec![
+        "oidc",
+        "verify",
+        "--discovery",
+        discovery,
+        "--jwks",
+        jwks,
+        "--client-id",
+        client_id,
+    ];
+    args.extend_from_slice(extra);
+    common::run(args, stdin)
+}
+
 fn path(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -42,16 +64,11 @@ fn every_fixture_case_gets_its_labelled_verdict() {
         .iter()
         .map(|case| format!("{}\n", case["token"].as_str().unwrap()))
         .collect();
-    let out = common::run(
-        [
-            "oidc",
-            "verify",
-            "--discovery",
-            &format!("{FIXTURES}/discovery.json"),
-            "--jwks",
-            &format!("{FIXTURES}/jwks.json"),
-            "--client-id",
-            tokens["client_id"].as_str().unwrap(),
+    let out = verify(
+        &format!("{FIXTURES}/discovery.json"),
+        &format!("{FIXTURES}/jwks.json"),
+        tokens["client_id"].as_str().unwrap(),
+        &[
             "--now",
             "2027-01-15T08:01:00Z",
             "--nonce",
@@ -173,16 +190,11 @@ fn tokens_issued_by_the_cli_verify_through_the_cli_across_a_rotation() {
     let discovery = documents("discovery");
     let keys: Value = serde_json::from_str(&std::fs::read_to_string(&jwks).unwrap()).unwrap();
     assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
-    let out = common::run(
-        [
-            "oidc",
-            "verify",
-            "--discovery",
-            path(&discovery),
-            "--jwks",
-            path(&jwks),
-            "--client-id",
-            "kubernetes",
+    let out = verify(
+        path(&discovery),
+        path(&jwks),
+        "kubernetes",
+        &[
             "--allowed-algs",
             "ES256,EdDSA",
             "--username-prefix",
@@ -200,19 +212,11 @@ fn tokens_issued_by_the_cli_verify_through_the_cli_across_a_rotation() {
         assert_eq!(verdict["user"]["groups"], serde_json::json!(["dev"]));
     }
     // A client id the tokens were not issued to.
-    let out = common::run(
-        [
-            "oidc",
-            "verify",
-            "--discovery",
-            path(&discovery),
-            "--jwks",
-            path(&jwks),
-            "--client-id",
-            "other",
-            "--allowed-algs",
-            "ES256,EdDSA",
-        ],
+    let out = verify(
+        path(&discovery),
+        path(&jwks),
+        "other",
+        &["--allowed-algs", "ES256,EdDSA"],
         format!("{old_token}\n").as_bytes(),
     );
     assert_eq!(lines(&out)[0]["accepted"], false);
@@ -285,36 +289,16 @@ fn exec_credential_output_has_the_shape_client_go_reads() {
         Some(2)
     );
     assert_eq!(
-        common::run(
-            [
-                "oidc",
-                "verify",
-                "--discovery",
-                "/nonexistent",
-                "--jwks",
-                "/nonexistent",
-                "--client-id",
-                "c"
-            ],
-            b""
-        )
-        .status
-        .code(),
+        verify("/nonexistent", "/nonexistent", "c", &[], b"")
+            .status
+            .code(),
         Some(2)
     );
-    let none = common::run(
-        [
-            "oidc",
-            "verify",
-            "--discovery",
-            &format!("{FIXTURES}/discovery.json"),
-            "--jwks",
-            &format!("{FIXTURES}/jwks.json"),
-            "--client-id",
-            "c",
-            "--allowed-algs",
-            "none",
-        ],
+    let none = verify(
+        &format!("{FIXTURES}/discovery.json"),
+        &format!("{FIXTURES}/jwks.json"),
+        "c",
+        &["--allowed-algs", "none"],
         b"",
     );
     assert_eq!(none.status.code(), Some(2));
@@ -335,19 +319,7 @@ fn discovery_urls_must_be_https_and_reachable() {
             "fetch failed",
         ),
     ] {
-        let out = common::run(
-            [
-                "oidc",
-                "verify",
-                "--discovery",
-                discovery,
-                "--jwks",
-                "/nonexistent",
-                "--client-id",
-                "c",
-            ],
-            b"a.b.c\n",
-        );
+        let out = verify(discovery, "/nonexistent", "c", &[], b"a.b.c\n");
         assert_eq!(out.status.code(), Some(2));
         assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
         assert!(out.stdout.is_empty());

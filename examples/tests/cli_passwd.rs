@@ -97,13 +97,7 @@ fn hash_refuses_policy_violations_unless_told_to_skip() {
         refused.stdout.is_empty(),
         "no hash may be printed for a refused password"
     );
-    let verdict: Value = serde_json::from_str(text(&refused.stderr).trim()).unwrap();
-    let codes: Vec<&str> = verdict["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap())
-        .collect();
+    let codes = common::rejection_codes(&refused.stderr);
     assert_eq!(codes, ["too_short", "blocklisted"]);
 
     let skipped = passwd(

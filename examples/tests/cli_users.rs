@@ -145,15 +145,9 @@ fn refusals_exit_1_and_change_nothing() {
         "password\n",
     );
     assert_eq!(weak.status.code(), Some(1));
-    let verdict: Value = serde_json::from_str(text(&weak.stderr).trim()).unwrap();
-    let codes: Vec<&str> = verdict["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap())
-        .collect();
+    let codes = common::rejection_codes(&weak.stderr);
     assert!(
-        codes.contains(&"too_short") && codes.contains(&"blocklisted"),
+        codes.contains(&"too_short".to_owned()) && codes.contains(&"blocklisted".to_owned()),
         "{codes:?}"
     );
     // The username inside the password.

@@ -58,3 +58,17 @@ pub(crate) fn verified_audit_events(trail: &std::path::Path) -> Vec<serde_json::
         })
         .collect()
 }
+
+/// The reason codes of a refused password, from the JSON verdict a command printed on
+/// stderr.
+#[allow(dead_code, reason = "not every test binary checks password verdicts")]
+pub(crate) fn rejection_codes(stderr: &[u8]) -> Vec<String> {
+    let verdict: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(stderr).trim()).unwrap();
+    verdict["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reason| reason["code"].as_str().unwrap().to_owned())
+        .collect()
+}
