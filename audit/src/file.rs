@@ -13,7 +13,7 @@
 //! writer finds the torn tail, keeps its bytes in a `.torn-OFFSET` file beside the trail,
 //! truncates it, and records an `audit.started` event that says so.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,7 @@ use rampart_core::{Action, AuditError, AuditEvent, AuditSink, Outcome, SharedClo
 
 use crate::chain::{Chain, ChainValue};
 use crate::error::{Error, Result};
-use crate::record::{self, LineError, MAX_LINE_BYTES};
+use crate::record::{self, MAX_LINE_BYTES};
 
 /// How durable a recorded event is when `record` returns. See the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +92,7 @@ pub struct FileSinkConfig {
     queue_capacity: usize,
     clock: SharedClock,
     on_loss: Option<LossAlert>,
+    head_file: Option<PathBuf>,
 }
 
 /// Called with the number of events just dropped and the running total, so that operators
@@ -124,6 +125,7 @@ impl FileSinkConfig {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             clock: SystemClock::shared(),
             on_loss: None,
+            head_file: None,
         }
     }
 
@@ -175,6 +177,16 @@ impl FileSinkConfig {
         self
     }
 
+    /// Publishes the trail's head (`SEQ:CHAIN TIME`, one line appended per commit, synced
+    /// as the mode syncs) to `path`, which must be outside the trail's directory: keep it
+    /// where the trail's writer cannot silently rewrite it (another volume, a file only
+    /// appended to). `rampart audit verify --head-file` then detects records cut from
+    /// the end, which the chain alone cannot.
+    pub fn head_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.head_file = Some(path.into());
+        self
+    }
+
     /// The clock that times events and rotation.
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
@@ -197,6 +209,13 @@ impl FileSinkConfig {
         if self.queue_capacity == 0 {
             return Err(Error::Config(
                 "the queue needs room for at least one event".into(),
+            ));
+        }
+        if let Some(head) = &self.head_file
+            && rampart_core::fs::parent_dir(head) == self.dir
+        {
+            return Err(Error::Config(
+                "the head file must be outside the trail's directory".into(),
             ));
         }
         Ok(self)
@@ -243,8 +262,26 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+use rampart_core::fs::sync_dir;
+
+/// Reads the newest head a sink published to a head file (see
+/// [`FileSinkConfig::head_file`]): the last complete line of the form `SEQ:CHAIN TIME`.
+///
+/// # Errors
+/// The file cannot be read, or holds no complete head line.
+pub fn read_head_file(path: &Path) -> Result<(u64, ChainValue)> {
+    let bytes = read_trail_file(path)?;
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| line.ends_with(b"\n"))
+        .filter_map(|line| {
+            let text = std::str::from_utf8(line).ok()?;
+            let (seq, rest) = text.trim_end().split_once(':')?;
+            let chain = rest.split(' ').next()?;
+            Some((seq.parse::<u64>().ok()?, ChainValue::from_hex(chain)?))
+        })
+        .next_back()
+        .ok_or_else(|| Error::Config(format!("`{}` holds no audit head", path.display())))
 }
 
 /// The state of the file being written.
@@ -263,120 +300,60 @@ struct Writer {
     opened_at: SystemTime,
     seq: u64,
     prev: ChainValue,
+    /// Where the head is published after every commit, if anywhere.
+    head_file: Option<File>,
 }
 
-/// What recovery found at the end of the trail.
-struct Recovered {
-    path: PathBuf,
-    len: u64,
-    records: u64,
-    seq: u64,
-    prev: ChainValue,
-    sealed: bool,
-    torn: Option<(u64, Vec<u8>)>,
-}
-
-/// Reads a whole trail file, checking every line against the chain.
-fn scan_file(path: &Path, chain: &Chain, mut seq: u64, mut prev: ChainValue) -> Result<Recovered> {
+/// Reads a whole trail file without following a symlink planted in its place.
+pub(crate) fn read_trail_file(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    File::open(path)
+    rampart_core::fs::open_read_no_follow(path)
         .and_then(|mut file| file.read_to_end(&mut bytes))
         .map_err(|source| io_error(path, source))?;
-    let mut offset = 0usize;
-    let mut records = 0u64;
-    let mut sealed = false;
-    for record::Line {
-        number: line_number,
-        offset: start,
-        bytes: line,
-        last,
-    } in record::lines(&bytes)
-    {
-        offset = start;
-        match record::decode(chain, line) {
-            Ok(record) if record.seq == seq + 1 && record.prev == prev => {
-                seq = record.seq;
-                prev = record.chain;
-                records += 1;
-                sealed = record.event.action == Action::AuditSealed;
-            }
-            Ok(record) => {
-                return Err(Error::Damaged {
-                    file: path.display().to_string(),
-                    line: line_number,
-                    reason: format!("record {} does not follow record {seq}", record.seq),
-                });
-            }
-            Err(LineError::Torn) if last => {
-                return Ok(Recovered {
-                    path: path.to_owned(),
-                    len: offset as u64,
-                    records,
-                    seq,
-                    prev,
-                    sealed: false,
-                    torn: Some((offset as u64, line.to_vec())),
-                });
-            }
-            Err(error) => {
-                return Err(Error::Damaged {
-                    file: path.display().to_string(),
-                    line: line_number,
-                    reason: error.to_string(),
-                });
-            }
-        }
-        offset = start + line.len();
-    }
-    Ok(Recovered {
-        path: path.to_owned(),
-        len: offset as u64,
-        records,
-        seq,
-        prev,
-        sealed,
-        torn: None,
-    })
+    Ok(bytes)
 }
 
 impl Writer {
     /// Opens the trail in `config.dir`, recovering a torn tail, and records `audit.started`.
+    /// The trail is read by the verifier's own walk: a writer resumes exactly the trails
+    /// `verify` accepts, including one whose first files retention removed.
     fn open(config: &FileSinkConfig) -> Result<(Writer, File)> {
-        std::fs::create_dir_all(&config.dir).map_err(|source| io_error(&config.dir, source))?;
+        rampart_core::fs::create_private_dir_all(&config.dir)
+            .map_err(|source| io_error(&config.dir, source))?;
         let lock_path = config.dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
+        let lock = rampart_core::fs::open_append_no_follow(&lock_path, true)
             .map_err(|source| io_error(&lock_path, source))?;
         if lock.try_lock().is_err() {
             return Err(Error::Locked(config.dir.display().to_string()));
         }
 
         let files = trail_files(&config.dir)?;
-        let (mut seq, mut prev) = (0u64, ChainValue::GENESIS);
-        let mut last: Option<Recovered> = None;
-        for path in &files {
-            let found = scan_file(path, &config.chain, seq, prev)?;
-            seq = found.seq;
-            prev = found.prev;
-            last = Some(found);
+        let (found, tail) = crate::verify::walk(&files, &config.chain, None)?;
+        if let Some(finding) = found.finding {
+            return Err(Error::Damaged {
+                file: finding.file,
+                line: finding.line,
+                reason: finding.reason,
+            });
         }
+        let (seq, prev) = found.head.unwrap_or((0, ChainValue::GENESIS));
         let mut details = serde_json::Map::new();
-        let writer_file = match last {
-            Some(found) if !found.sealed => {
-                if let Some((offset, bytes)) = &found.torn {
-                    let keep = found.path.with_extension(format!("jsonl.torn-{offset}"));
-                    std::fs::write(&keep, bytes).map_err(|source| io_error(&keep, source))?;
-                    let file = OpenOptions::new()
-                        .write(true)
-                        .open(&found.path)
-                        .map_err(|source| io_error(&found.path, source))?;
+        let writer_file = match tail {
+            Some(tail) if !tail.sealed => {
+                if let Some((offset, bytes)) = &tail.torn {
+                    let keep = tail.path.with_extension(format!("jsonl.torn-{offset}"));
+                    rampart_core::fs::create_private(&keep)
+                        .and_then(|mut file| {
+                            file.write_all(bytes)?;
+                            file.sync_all()
+                        })
+                        .map_err(|source| io_error(&keep, source))?;
+                    let file = rampart_core::fs::open_rw_no_follow(&tail.path)
+                        .map_err(|source| io_error(&tail.path, source))?;
                     file.set_len(*offset)
-                        .map_err(|source| io_error(&found.path, source))?;
+                        .map_err(|source| io_error(&tail.path, source))?;
                     file.sync_all()
-                        .map_err(|source| io_error(&found.path, source))?;
+                        .map_err(|source| io_error(&tail.path, source))?;
                     details.insert("torn_tail_bytes".into(), bytes.len().into());
                     details.insert(
                         "torn_tail_saved_as".into(),
@@ -387,20 +364,24 @@ impl Writer {
                     );
                 }
                 details.insert("resumed".into(), true.into());
-                Some((found.path, found.len, found.records))
+                Some((tail.path, tail.len, tail.records))
             }
             _ => None,
         };
         let (path, bytes, records) = match writer_file {
             Some(found) => found,
-            None => (config.dir.join(file_name(seq + 1)), 0, 0),
+            None => (config.dir.join(file_name(seq.saturating_add(1))), 0, 0),
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let file = rampart_core::fs::open_append_no_follow(&path, true)
             .map_err(|source| io_error(&path, source))?;
         sync_dir(&config.dir).map_err(|source| io_error(&config.dir, source))?;
+        let head_file = match &config.head_file {
+            Some(head_path) => Some(
+                rampart_core::fs::open_append_no_follow(head_path, true)
+                    .map_err(|source| io_error(head_path, source))?,
+            ),
+            None => None,
+        };
         let mut writer = Writer {
             dir: config.dir.clone(),
             chain: config.chain.clone(),
@@ -416,6 +397,7 @@ impl Writer {
             opened_at: config.clock.now(),
             seq,
             prev,
+            head_file,
         };
         let mut started =
             AuditEvent::new(Action::AuditStarted, Outcome::Success, writer.clock.now())
@@ -457,7 +439,12 @@ impl Writer {
         let mut buffer = Vec::with_capacity(pending);
         let mut acks = Vec::with_capacity(events.len());
         for json in events {
-            seq += 1;
+            seq = seq.checked_add(1).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the trail has reached the largest sequence number",
+                )
+            })?;
             let start = buffer.len();
             let value = record::encode_into(&mut buffer, &self.chain, seq, prev, json);
             if buffer.len() - start > MAX_LINE_BYTES {
@@ -469,13 +456,12 @@ impl Writer {
             prev = value;
             acks.push(Ack { seq, chain: value });
         }
-        let result = self.file.write_all(&buffer).and_then(|()| {
-            if force_sync || self.durability != Durability::Buffered {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let sync = force_sync || self.durability != Durability::Buffered;
+        let result = self
+            .file
+            .write_all(&buffer)
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) })
+            .and_then(|()| self.publish_head(seq, prev, sync));
         match result {
             Ok(()) => {
                 self.seq = seq;
@@ -493,15 +479,29 @@ impl Writer {
         }
     }
 
+    /// Appends `SEQ:CHAIN TIME` to the head file, after the records it names are written
+    /// (and synced when the mode syncs): a copy of the trail's end that the trail's own
+    /// directory cannot silently take back, against which `verify --head-file` detects
+    /// records cut from the end.
+    fn publish_head(&mut self, seq: u64, chain: ChainValue, sync: bool) -> std::io::Result<()> {
+        let Some(head) = self.head_file.as_mut() else {
+            return Ok(());
+        };
+        let time = rampart_core::Timestamp::from_system_time(self.clock.now());
+        let line = format!("{seq}:{} {time}\n", chain.to_hex());
+        head.write_all(line.as_bytes())?;
+        if sync { head.sync_data() } else { Ok(()) }
+    }
+
     /// Seals the current file and starts the next one; then applies retention.
     fn rotate(&mut self) -> std::io::Result<()> {
-        let next = self.dir.join(file_name(self.seq + 2));
+        let next = self.dir.join(file_name(self.seq.saturating_add(2)));
         self.seal(
             next.file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default(),
         )?;
-        self.file = OpenOptions::new().create(true).append(true).open(&next)?;
+        self.file = rampart_core::fs::open_append_no_follow(&next, true)?;
         sync_dir(&self.dir)?;
         self.path = next;
         self.bytes = 0;
@@ -519,52 +519,72 @@ impl Writer {
         self.append(&[json], true).map(|_| ())
     }
 
-    /// Removes sealed files last written before the retention period, oldest first, and
-    /// records what it removed so that verification knows where the trail now begins.
+    /// Removes sealed files whose seal is older than the retention period, oldest first.
+    /// Age is the seal record's own time — never the file's modification time, which
+    /// anyone who can write the directory can backdate to make the writer delete evidence
+    /// itself. The `audit.retention` record is written (and synced) *before* anything is
+    /// deleted and names the last record of every file it removes, so a removal that stops
+    /// part-way leaves a trail that still verifies; the files left are removed by the next
+    /// pass.
     fn apply_retention(&mut self) -> std::io::Result<()> {
+        let Some(cutoff) = self.clock.now().checked_sub(self.retention) else {
+            return Ok(());
+        };
         let Ok(files) = trail_files(&self.dir) else {
             return Ok(());
         };
-        let cutoff = self.clock.now().checked_sub(self.retention);
-        let mut removed = Vec::new();
+        let mut expired = Vec::new();
         for path in files.iter().filter(|p| **p != self.path) {
-            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            match (modified, cutoff) {
-                (Some(modified), Some(cutoff)) if modified < cutoff => {
-                    // The last record of the removed file anchors the rest of the trail.
-                    let anchor = last_record_of(path, &self.chain);
-                    std::fs::remove_file(path)?;
-                    removed.push((
-                        path.file_name()
-                            .and_then(|n| n.to_str())
-                            .unwrap_or_default()
-                            .to_owned(),
-                        anchor,
-                    ));
-                }
-                _ => break,
+            let Some(seal) = last_record_of(path, &self.chain) else {
+                break;
+            };
+            let sealed_at = seal.event.time.to_system_time();
+            if seal.event.action != Action::AuditSealed || sealed_at >= cutoff {
+                break;
+            }
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            expired.push((path.clone(), name, seal.seq, seal.chain));
+        }
+        let Some((_, _, through_seq, through_chain)) = expired.last() else {
+            return Ok(());
+        };
+        let names: Vec<&str> = expired.iter().map(|(_, name, ..)| name.as_str()).collect();
+        let anchors: Vec<serde_json::Value> = expired
+            .iter()
+            .map(|(_, name, seq, chain)| {
+                serde_json::json!({"file": name, "through_seq": seq, "through_chain": chain.to_hex()})
+            })
+            .collect();
+        let event = AuditEvent::new(Action::AuditRetention, Outcome::Success, self.clock.now())
+            .with_detail("removed", names)
+            .with_detail("anchors", anchors)
+            .with_detail("through_seq", *through_seq)
+            .with_detail("through_chain", through_chain.to_hex());
+        let json = serde_json::to_string(&event).map_err(std::io::Error::other)?;
+        self.append(&[json], true)?;
+        for (path, ..) in &expired {
+            // A file that cannot be removed now stays, still verifiable; the next pass
+            // tries again. The events that caused this rotation must not fail for it.
+            if std::fs::remove_file(path).is_err() {
+                break;
             }
         }
-        if let Some((_, Some((seq, chain)))) = removed.last() {
-            let names: Vec<String> = removed.iter().map(|(name, _)| name.clone()).collect();
-            let event = AuditEvent::new(Action::AuditRetention, Outcome::Success, self.clock.now())
-                .with_detail("removed", names)
-                .with_detail("through_seq", *seq)
-                .with_detail("through_chain", chain.to_hex());
-            let json = serde_json::to_string(&event).map_err(std::io::Error::other)?;
-            self.append(&[json], true)?;
-            sync_dir(&self.dir)?;
-        }
+        let _ = sync_dir(&self.dir);
         Ok(())
     }
 }
 
-fn last_record_of(path: &Path, chain: &Chain) -> Option<(u64, ChainValue)> {
-    let bytes = std::fs::read(path).ok()?;
+/// The last record of a trail file, if it decodes.
+fn last_record_of(path: &Path, chain: &Chain) -> Option<record::Record> {
+    let bytes = read_trail_file(path).ok()?;
     let line = bytes.strip_suffix(b"\n")?.rsplit(|&b| b == b'\n').next()?;
     let mut full = line.to_vec();
     full.push(b'\n');
-    record::decode(chain, &full).ok().map(|r| (r.seq, r.chain))
+    record::decode(chain, &full).ok()
 }
 
 /// An event waiting for the group-commit writer, with where to send its outcome.
@@ -753,6 +773,17 @@ impl FileSink {
                 })));
             }
         };
+        // Refused here, before any batch: an event that can never be written must not be
+        // retried as if the disk were failing, nor fail the events batched with it.
+        if json.len() > record::MAX_EVENT_JSON_BYTES {
+            return Submitted(SubmittedInner::Done(Err(AuditError::Invalid {
+                what: format!(
+                    "event of {} bytes is over the {} byte limit",
+                    json.len(),
+                    record::MAX_EVENT_JSON_BYTES
+                ),
+            })));
+        }
         let Some(queue) = &self.queue else {
             let result = self
                 .shared

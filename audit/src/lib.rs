@@ -16,6 +16,7 @@ pub use error::{Error, Result};
 pub use file::{
     Ack, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETENTION,
     Durability, FileSink, FileSinkConfig, LossAlert, MIN_RETENTION, OverloadPolicy, Submitted,
+    read_head_file,
 };
 pub use kubernetes::{
     AUDIT_API_VERSION, AuditConfig, Event, EventList, GroupResources, Level, ObjectReference,
@@ -24,7 +25,7 @@ pub use kubernetes::{
 pub use policy::{EventPolicy, EventRule, Filtered};
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
 pub use redact::{REDACTED, event_needs_redaction, redact_event, redact_kubernetes};
-pub use verify::{Finding, Verification, verify};
+pub use verify::{Finding, Verification, VerifyOptions, verify, verify_with};
 pub use webhook::{
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT,
     WebhookConfig, WebhookSink,

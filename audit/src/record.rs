@@ -14,6 +14,10 @@ const CHAIN_SUFFIX_LEN: usize = 10 + CHAIN_LEN * 2 + 2;
 /// Longest line a reader accepts (a record is refused before it gets this long).
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
+/// Largest event (as JSON) a sink accepts: a line adds at most 200 bytes around it
+/// (`{"seq":` and 20 digits, the previous chain value, the chain suffix, the newline).
+pub(crate) const MAX_EVENT_JSON_BYTES: usize = MAX_LINE_BYTES - 200;
+
 /// A verified record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {

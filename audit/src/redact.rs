@@ -129,17 +129,34 @@ pub fn redact_event(event: &mut AuditEvent) {
     }
 }
 
+/// The annotation `kubectl apply` stores the whole applied object in — a Secret's data
+/// included.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Redacts a Kubernetes event in place: Secret `data`/`stringData`, secret-named fields and
 /// secret-looking strings in the bodies, and annotations.
+///
+/// A body is about Secrets when the event's `objectRef.resource` is `secrets` (whatever
+/// its shape: an object, a list whose items carry no `kind`, a merge patch, a JSON patch)
+/// or when an object says `kind: Secret`; its data values and any
+/// `last-applied-configuration` go, whatever the keys under them are called.
 pub fn redact_kubernetes(event: &mut Event) {
+    let about_secrets = event
+        .object_ref
+        .as_ref()
+        .is_some_and(|r| r.resource == "secrets" && r.api_group.is_empty());
     for body in [&mut event.request_object, &mut event.response_object]
         .into_iter()
         .flatten()
     {
         let Ok(mut value) = serde_json::from_str::<Value>(body.get()) else {
+            // A body that is not JSON cannot be inspected: it is not kept.
+            if let Ok(raw) = serde_json::value::to_raw_value(REDACTED) {
+                *body = raw;
+            }
             continue;
         };
-        redact_secret_objects(&mut value);
+        redact_secret_objects(&mut value, about_secrets);
         redact_value(&mut value);
         if let Ok(raw) = serde_json::value::to_raw_value(&value) {
             *body = raw;
@@ -152,21 +169,74 @@ pub fn redact_kubernetes(event: &mut Event) {
     }
 }
 
-/// Secret objects (alone or in a list) lose every value of `data` and `stringData`.
-fn redact_secret_objects(value: &mut Value) {
-    if let Value::Object(map) = value {
-        if map.get("kind").and_then(Value::as_str) == Some("Secret") {
-            for field in ["data", "stringData"] {
-                if let Some(Value::Object(entries)) = map.get_mut(field) {
-                    for entry in entries.values_mut() {
-                        *entry = Value::String(REDACTED.to_owned());
+/// Secret objects lose every value of `data` and `stringData` and their
+/// last-applied configuration: alone, in a list (items inherit the list's secrecy), as a
+/// merge patch, or as the operations of a JSON patch.
+fn redact_secret_objects(value: &mut Value, is_secret: bool) {
+    match value {
+        Value::Object(map) => {
+            let kind = map.get("kind").and_then(Value::as_str);
+            let is_secret = is_secret || matches!(kind, Some("Secret" | "SecretList"));
+            if is_secret {
+                for field in ["data", "stringData"] {
+                    match map.get_mut(field) {
+                        Some(Value::Object(entries)) => {
+                            for entry in entries.values_mut() {
+                                *entry = Value::String(REDACTED.to_owned());
+                            }
+                        }
+                        Some(Value::Null) | None => {}
+                        Some(other) => *other = Value::String(REDACTED.to_owned()),
                     }
+                }
+                if let Some(Value::Object(metadata)) = map.get_mut("metadata")
+                    && let Some(Value::Object(annotations)) = metadata.get_mut("annotations")
+                    && let Some(applied) = annotations.get_mut(LAST_APPLIED)
+                {
+                    *applied = Value::String(REDACTED.to_owned());
+                }
+            } else if let Some(Value::Object(metadata)) = map.get_mut("metadata")
+                && let Some(Value::Object(annotations)) = metadata.get_mut("annotations")
+                && let Some(Value::String(applied)) = annotations.get_mut(LAST_APPLIED)
+                && applied_is_secret(applied)
+            {
+                REDACTED.clone_into(applied);
+            }
+            if let Some(Value::Array(items)) = map.get_mut("items") {
+                for item in items {
+                    redact_secret_objects(item, is_secret);
                 }
             }
         }
-        if let Some(Value::Array(items)) = map.get_mut("items") {
-            items.iter_mut().for_each(redact_secret_objects);
+        Value::Array(operations) if is_secret => {
+            for operation in operations {
+                redact_patch_operation(operation);
+            }
         }
+        _ => {}
+    }
+}
+
+/// A last-applied configuration that is itself a Secret (or cannot be read to tell).
+fn applied_is_secret(text: &str) -> bool {
+    serde_json::from_str::<Value>(text).map_or(true, |applied| {
+        applied.get("kind").and_then(Value::as_str) == Some("Secret")
+    })
+}
+
+/// One operation of a JSON patch (RFC 6902) on a Secret: the value of any operation that
+/// can write data (everything but paths under `/metadata` other than the last-applied
+/// annotation) is redacted whole.
+fn redact_patch_operation(operation: &mut Value) {
+    let Value::Object(map) = operation else {
+        return;
+    };
+    let path = map.get("path").and_then(Value::as_str).unwrap_or_default();
+    let harmless = path.starts_with("/metadata/")
+        && !path.contains("last-applied-configuration")
+        && path != "/metadata/annotations";
+    if !harmless && let Some(value) = map.get_mut("value") {
+        *value = Value::String(REDACTED.to_owned());
     }
 }
 

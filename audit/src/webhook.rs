@@ -8,7 +8,7 @@
 //! in order. Delivery is at least once: a crash between a post and the cursor update resends
 //! that batch, so collectors should deduplicate on `auditID`, as they must for the apiserver.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -128,26 +128,59 @@ struct Spool {
 }
 
 impl Spool {
+    /// Opens the spool and makes it consistent after a crash: a torn last line (a write
+    /// that was never acknowledged) is cut off and kept aside, so the next event cannot be
+    /// glued onto it; a cursor past the end or inside a line (the spool was emptied but
+    /// the cursor not yet reset, or it was edited) is moved back to a line boundary, so
+    /// events acknowledged from now on are never skipped. Delivery stays at least once.
     fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.display().to_string(),
+        let io = |path: &Path, source| Error::Io {
+            path: path.display().to_string(),
             source,
-        })?;
+        };
+        rampart_core::fs::create_private_dir_all(dir).map_err(|source| io(dir, source))?;
         let path = dir.join("webhook-spool.jsonl");
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)
-            .map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(Spool {
+        let file =
+            rampart_core::fs::open_append_no_follow(&path, true).map_err(|e| io(&path, e))?;
+        let mut spool = Spool {
             file,
             path,
             cursor_path: dir.join("webhook-cursor"),
-        })
+        };
+        spool.recover().map_err(|source| io(&spool.path, source))?;
+        Ok(spool)
+    }
+
+    fn recover(&mut self) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        rampart_core::fs::open_read_no_follow(&self.path)?.read_to_end(&mut bytes)?;
+        let whole = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |newline| newline + 1);
+        if let Some(torn) = bytes.get(whole..).filter(|torn| !torn.is_empty()) {
+            let keep = self.path.with_extension(format!("jsonl.torn-{whole}"));
+            let _ = std::fs::remove_file(&keep);
+            let mut aside = rampart_core::fs::create_private(&keep)?;
+            aside.write_all(torn)?;
+            aside.sync_all()?;
+            self.file.set_len(whole as u64)?;
+            self.file.sync_all()?;
+        }
+        let cursor = self.cursor();
+        let valid = usize::try_from(cursor).ok().and_then(|at| {
+            let at_boundary = at == 0 || bytes.get(at - 1) == Some(&b'\n');
+            (at <= whole && at_boundary).then_some(at)
+        });
+        if valid.is_none() {
+            let within = usize::try_from(cursor).unwrap_or(usize::MAX).min(whole);
+            let boundary = bytes
+                .get(..within)
+                .and_then(|head| head.iter().rposition(|&b| b == b'\n'))
+                .map_or(0, |newline| newline + 1);
+            self.set_cursor(boundary as u64)?;
+        }
+        Ok(())
     }
 
     fn append(&mut self, line: &[u8]) -> std::io::Result<()> {
@@ -171,20 +204,12 @@ impl Spool {
 
     /// Saves the cursor durably (write a temporary file, sync, rename).
     fn set_cursor(&self, offset: u64) -> std::io::Result<()> {
-        let temporary = self.cursor_path.with_extension("tmp");
-        let mut file = File::create(&temporary)?;
-        file.write_all(offset.to_string().as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &self.cursor_path)?;
-        if let Some(dir) = self.cursor_path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        rampart_core::fs::write_private_atomically(&self.cursor_path, offset.to_string().as_bytes())
     }
 
     /// Up to `max` complete lines after `offset`, and the offset after them.
     fn read_batch(&self, offset: u64, max: usize) -> std::io::Result<(Vec<String>, u64)> {
-        let mut file = File::open(&self.path)?;
+        let mut file = rampart_core::fs::open_read_no_follow(&self.path)?;
         let len = file.metadata()?.len();
         let start = offset.min(len);
         file.seek(SeekFrom::Start(start))?;

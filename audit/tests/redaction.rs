@@ -170,3 +170,67 @@ fn errors_and_debug_output_carry_no_event_content() {
     assert_clean(&format!("{chain:?}"), "Chain Debug");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Values under innocent keys, in every shape a Secret body takes in a Kubernetes audit
+/// event: a list whose items carry no `kind`, a merge patch, a JSON patch, and the
+/// last-applied configuration `kubectl apply` keeps in an annotation.
+#[test]
+fn secret_data_is_redacted_in_lists_patches_and_last_applied_configuration() {
+    const VALUE: &str = "aW5ub2NlbnQtbG9va2luZy12YWx1ZQ==";
+    const PLAIN: &str = "innocent-looking-value";
+    let event = |verb: &str, body_field: &str, body: String| {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/x/secrets","verb":"{verb}","user":{{"username":"bob"}},"objectRef":{{"resource":"secrets","namespace":"x","name":"db","apiVersion":"v1"}},"{body_field}":{body}}}"#
+        )
+    };
+    let applied = format!(
+        r#"{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{{\"name\":\"db\"}},\"stringData\":{{\"color\":\"{PLAIN}\"}}}}"#
+    );
+    let shapes = [
+        event(
+            "list",
+            "responseObject",
+            format!(
+                r#"{{"kind":"SecretList","apiVersion":"v1","metadata":{{}},"items":[{{"metadata":{{"name":"db"}},"data":{{"color":"{VALUE}"}},"type":"Opaque"}}]}}"#
+            ),
+        ),
+        event(
+            "patch",
+            "requestObject",
+            format!(r#"{{"data":{{"color":"{VALUE}"}},"stringData":{{"shape":"{PLAIN}"}}}}"#),
+        ),
+        event(
+            "patch",
+            "requestObject",
+            format!(
+                r#"[{{"op":"replace","path":"/data/color","value":"{VALUE}"}},{{"op":"add","path":"/stringData","value":{{"shape":"{PLAIN}"}}}},{{"op":"add","path":"/metadata/labels/team","value":"blue"}}]"#
+            ),
+        ),
+        event(
+            "update",
+            "requestObject",
+            format!(
+                r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"db","annotations":{{"kubectl.kubernetes.io/last-applied-configuration":"{applied}"}}}},"data":{{"color":"{VALUE}"}}}}"#
+            ),
+        ),
+    ];
+    for json in shapes {
+        let mut parsed = Event::from_json(&json).unwrap();
+        rampart_audit::redact_kubernetes(&mut parsed);
+        let text = serde_json::to_string(&parsed).unwrap();
+        assert!(
+            !text.contains(VALUE) && !text.contains(PLAIN),
+            "secret data leaked: {text}"
+        );
+        assert!(text.contains(rampart_audit::REDACTED), "{text}");
+    }
+    // A JSON patch of a label on a Secret keeps the label: only data is removed.
+    let labels = event(
+        "patch",
+        "requestObject",
+        r#"[{"op":"add","path":"/metadata/labels/team","value":"blue"}]"#.to_owned(),
+    );
+    let mut parsed = Event::from_json(&labels).unwrap();
+    rampart_audit::redact_kubernetes(&mut parsed);
+    assert!(serde_json::to_string(&parsed).unwrap().contains("blue"));
+}

@@ -640,3 +640,236 @@ fn rampart_audit_seqs(dir: &Path) -> std::collections::BTreeSet<u64> {
         })
         .collect()
 }
+
+/// Writes `days` days of three events each, one file a day, with the clock moving a day
+/// between them; returns the clock.
+fn write_days(dir: &Path, days: u64, retention_days: u64) -> ManualClock {
+    let clock = ManualClock::new(rampart_core::Clock::now(&rampart_core::SystemClock));
+    let sink = FileSink::open(retention_config(dir, &clock, retention_days)).unwrap();
+    for day in 0..days {
+        for n in 0..3 {
+            sink.record(event(day * 10 + n)).unwrap();
+        }
+        clock.advance(Duration::from_secs(86_400));
+    }
+    sink.close().unwrap();
+    clock
+}
+
+fn retention_config(dir: &Path, clock: &ManualClock, retention_days: u64) -> FileSinkConfig {
+    FileSinkConfig::new(dir)
+        .durability(Durability::Buffered)
+        .max_file_age(Duration::from_secs(3600))
+        .retention(Duration::from_secs(retention_days * 86_400))
+        .clock(Arc::new(clock.clone()))
+}
+
+#[test]
+fn a_trail_reopens_and_appends_after_retention_removed_its_first_files() {
+    let dir = TempDir::new("reopen-after-retention");
+    let clock = write_days(&dir.0, 5, 2);
+    let first = check(&dir.0);
+    assert!(first.is_intact() && first.first_seq > 1, "{first:?}");
+    // Reopen (as `rampart audit record` does on every run), append, close, verify.
+    let sink = FileSink::open(retention_config(&dir.0, &clock, 2)).unwrap();
+    let ack = sink.record_with_ack(&event(500)).unwrap();
+    sink.close().unwrap();
+    let report = verify(
+        std::slice::from_ref(&dir.0),
+        &Chain::Sha256,
+        Some((ack.seq, ack.chain)),
+    )
+    .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.first_seq, first.first_seq);
+}
+
+#[test]
+fn retention_judges_age_by_the_seal_record_never_by_a_backdated_mtime() {
+    let dir = TempDir::new("retention-mtime");
+    let clock = ManualClock::new(rampart_core::Clock::now(&rampart_core::SystemClock));
+    let config = || {
+        FileSinkConfig::new(&dir.0)
+            .durability(Durability::Buffered)
+            .max_file_bytes(4096)
+            .retention(Duration::from_secs(2 * 86_400))
+            .clock(Arc::new(clock.clone()))
+    };
+    let sink = FileSink::open(config()).unwrap();
+    for n in 0..40 {
+        sink.record(event(n)).unwrap();
+    }
+    // An attacker who can write the directory makes every file look a year old...
+    for file in files(&dir.0) {
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(86_400))
+            .unwrap();
+    }
+    // ...and the writer rotates again: nothing may be removed, since no seal is old.
+    for n in 40..80 {
+        sink.record(event(n)).unwrap();
+    }
+    sink.close().unwrap();
+    let report = check(&dir.0);
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.first_seq, 1, "no file was removed: {report:?}");
+    let text: String = files(&dir.0)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(!text.contains("audit.retention"));
+}
+
+#[test]
+fn a_retention_pass_that_stopped_part_way_is_no_tamper_alarm() {
+    let dir = TempDir::new("retention-partial");
+    let clock = ManualClock::new(rampart_core::Clock::now(&rampart_core::SystemClock));
+    let sink = FileSink::open(retention_config(&dir.0, &clock, 2)).unwrap();
+    for day in 0..4 {
+        for n in 0..3 {
+            sink.record(event(day * 10 + n)).unwrap();
+        }
+        clock.advance(Duration::from_secs(86_400));
+    }
+    // Keep copies of the files as they are before the pass that removes several at once.
+    let before: Vec<(PathBuf, Vec<u8>)> = files(&dir.0)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect();
+    clock.advance(Duration::from_secs(3 * 86_400));
+    sink.record(event(100)).unwrap();
+    sink.close().unwrap();
+    let removed: Vec<&(PathBuf, Vec<u8>)> = before.iter().filter(|(f, _)| !f.exists()).collect();
+    assert!(removed.len() >= 2, "the pass removed several files");
+    // The removal stopped before its last file (a crash, an I/O error): put that one back.
+    let (path, bytes) = removed.last().unwrap();
+    std::fs::write(path, bytes).unwrap();
+    let report = check(&dir.0);
+    assert!(report.is_intact(), "{report:?}");
+    // And the writer resumes that trail.
+    let sink = FileSink::open(retention_config(&dir.0, &clock, 2)).unwrap();
+    sink.record(event(101)).unwrap();
+    sink.close().unwrap();
+    assert!(check(&dir.0).is_intact());
+}
+
+#[test]
+fn an_empty_or_missing_trail_is_a_finding_unless_allowed() {
+    let dir = TempDir::new("empty");
+    let report = check(&dir.0);
+    assert!(
+        !report.is_intact(),
+        "an empty directory is not an intact trail"
+    );
+    assert!(report.finding.unwrap().reason.contains("no trail files"));
+    let allowed = rampart_audit::verify_with(
+        std::slice::from_ref(&dir.0),
+        &Chain::Sha256,
+        &rampart_audit::VerifyOptions::default().allow_empty(true),
+    )
+    .unwrap();
+    assert!(allowed.is_intact());
+    assert!(!allowed.head_checked);
+}
+
+#[test]
+fn a_published_head_file_detects_records_cut_from_the_end() {
+    let dir = TempDir::new("head-file");
+    let anchors = TempDir::new("head-file-anchors");
+    let head_path = anchors.0.join("head");
+    assert!(
+        FileSinkConfig::new(&dir.0)
+            .head_file(dir.0.join("head"))
+            .build()
+            .is_err(),
+        "a head file inside the trail's directory protects nothing"
+    );
+    let sink = FileSink::open(
+        FileSinkConfig::new(&dir.0)
+            .durability(Durability::EveryEvent)
+            .head_file(&head_path),
+    )
+    .unwrap();
+    for n in 0..10 {
+        sink.record(event(n)).unwrap();
+    }
+    sink.close().unwrap();
+    let head = rampart_audit::read_head_file(&head_path).unwrap();
+    let intact = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(head)).unwrap();
+    assert!(intact.is_intact() && intact.head_checked, "{intact:?}");
+    // The seal is the last record, and the head names it.
+    assert_eq!(intact.head, Some(head));
+    edit_file(&files(&dir.0)[0], |lines| lines.truncate(lines.len() - 3));
+    assert!(
+        check(&dir.0).is_intact(),
+        "the chain alone cannot see a clean cut"
+    );
+    let cut = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(head)).unwrap();
+    assert!(cut.finding.unwrap().reason.contains("truncated at the end"));
+}
+
+#[test]
+fn an_oversized_event_is_refused_at_once_and_never_jams_the_sink() {
+    for (durability, overload) in [
+        (Durability::EveryEvent, OverloadPolicy::Block),
+        (Durability::GroupCommit, OverloadPolicy::Block),
+        (Durability::GroupCommit, OverloadPolicy::Drop),
+    ] {
+        let dir = TempDir::new(&format!("oversized-{durability:?}-{overload:?}"));
+        let sink = Arc::new(
+            FileSink::open(
+                FileSinkConfig::new(&dir.0)
+                    .durability(durability)
+                    .overload(overload),
+            )
+            .unwrap(),
+        );
+        let (done, finished) = std::sync::mpsc::channel();
+        let worker = sink.clone();
+        std::thread::spawn(move || {
+            let huge = event(1).with_reason("x".repeat(2 * 1024 * 1024));
+            let refused = worker.record(huge);
+            let after = worker.record(event(2));
+            let _ = done.send((refused, after));
+        });
+        let (refused, after) = finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("an oversized event must not block the sink");
+        assert!(
+            matches!(refused, Err(AuditError::Invalid { .. })),
+            "{durability:?}/{overload:?}: {refused:?}"
+        );
+        after.unwrap();
+        assert_eq!(sink.dropped(), 0, "nothing else was dropped for it");
+        drop(sink);
+        assert!(check(&dir.0).is_intact());
+    }
+}
+
+#[test]
+fn planted_symlinks_are_never_followed_and_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("symlinks");
+    let victim = dir.0.with_extension("victim");
+    std::fs::write(&victim, b"precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.0.join("audit-00000000000000000001.jsonl")).unwrap();
+    assert!(FileSink::open(FileSinkConfig::new(&dir.0)).is_err());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+    std::fs::remove_file(dir.0.join("audit-00000000000000000001.jsonl")).unwrap();
+    let _ = std::fs::remove_file(dir.0.join(".lock"));
+    std::os::unix::fs::symlink(&victim, dir.0.join(".lock")).unwrap();
+    assert!(FileSink::open(FileSinkConfig::new(&dir.0)).is_err());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+    std::fs::remove_file(dir.0.join(".lock")).unwrap();
+    let sink = FileSink::open(FileSinkConfig::new(&dir.0)).unwrap();
+    sink.record(event(1)).unwrap();
+    sink.close().unwrap();
+    for file in files(&dir.0) {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    let _ = std::fs::remove_file(&victim);
+}

@@ -185,3 +185,63 @@ fn https_needs_tls_and_urls_are_checked() {
     );
     assert!(WebhookSink::start(WebhookConfig::new("gopher://x", spool("tls"))).is_err());
 }
+
+/// Events left in the spool by a sink that stopped with the collector absent.
+fn spool_with_undelivered(name: &str, count: u32) -> (PathBuf, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = spool(name);
+    let sink = WebhookSink::start(config(port, &dir)).unwrap();
+    for n in 0..count {
+        sink.record(event(n)).unwrap();
+    }
+    drop(sink);
+    (dir, port)
+}
+
+#[test]
+fn a_torn_spool_tail_left_by_a_crash_never_swallows_the_next_acknowledged_event() {
+    let (dir, port) = spool_with_undelivered("torn", 3);
+    // The crash: half a line written, never acknowledged.
+    let mut spool = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("webhook-spool.jsonl"))
+        .unwrap();
+    spool
+        .write_all(br#"{"kind":"Event","apiVersion":"au"#)
+        .unwrap();
+    drop(spool);
+    let collector = Collector::start(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let sink = WebhookSink::start(config(port, &dir)).unwrap();
+    sink.record(event(3)).unwrap();
+    assert!(sink.wait_for(BOUND, |_, _| sink.pending_bytes() == 0));
+    let expected: Vec<String> = (0..4).map(|n| format!("user-{n:04}")).collect();
+    assert_eq!(
+        collector.usernames(),
+        expected,
+        "the acknowledged event arrived"
+    );
+    drop(sink);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_cursor_past_the_end_of_the_spool_never_hides_newly_acknowledged_events() {
+    let (dir, port) = spool_with_undelivered("cursor", 2);
+    // The crash between emptying the spool and resetting the cursor, or a stale cursor.
+    std::fs::write(dir.join("webhook-cursor"), b"999999").unwrap();
+    let collector = Collector::start(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let sink = WebhookSink::start(config(port, &dir)).unwrap();
+    sink.record(event(2)).unwrap();
+    assert!(sink.wait_for(BOUND, |_, _| sink.pending_bytes() == 0));
+    let names = collector.usernames();
+    assert!(
+        names.contains(&"user-0002".to_owned()),
+        "the event acknowledged after the restart was delivered: {names:?}"
+    );
+    drop(sink);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -91,7 +91,13 @@ impl From<RawContext> for RequestContext {
 fn sanitize(text: &str, max_chars: usize) -> String {
     text.chars()
         .take(max_chars)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .map(|c| {
+            if crate::text::is_deceptive_char(c) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -106,6 +112,16 @@ mod tests {
         let agent = context.user_agent().unwrap();
         assert!(!agent.chars().any(char::is_control), "{agent:?}");
         assert!(agent.starts_with("curl/8\u{fffd}2026"));
+    }
+
+    #[test]
+    fn bidi_overrides_and_line_separators_are_replaced_too() {
+        let context = RequestContext::new()
+            .with_user_agent("curl\u{202e}nimda\u{2028}fake\u{2066}")
+            .with_request_id("id\u{2029}x");
+        let agent = context.user_agent().unwrap();
+        assert_eq!(agent, "curl\u{fffd}nimda\u{fffd}fake\u{fffd}");
+        assert_eq!(context.request_id().unwrap(), "id\u{fffd}x");
     }
 
     #[test]

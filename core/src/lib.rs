@@ -8,10 +8,12 @@ mod clock;
 mod context;
 mod credential;
 mod error;
+pub mod fs;
 mod review;
 mod secret;
 #[cfg(feature = "test-util")]
 mod testing;
+mod text;
 mod time;
 mod user;
 #[cfg(feature = "x509")]
@@ -44,6 +46,7 @@ pub use secret::SecretString;
 pub use testing::{
     openssl, openssl_ca, openssl_request, openssl_rsa_key, openssl_sign, scratch_dir,
 };
+pub use text::{escape_for_display, is_deceptive_char};
 pub use time::Timestamp;
 pub use user::UserInfo;
 #[cfg(feature = "x509")]

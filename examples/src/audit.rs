@@ -7,11 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use rampart_audit::{
-    Chain, ChainValue, Durability, FileSink, FileSinkConfig, OverloadPolicy, Submitted, verify,
+    Chain, ChainValue, Durability, FileSink, FileSinkConfig, OverloadPolicy, Submitted,
+    VerifyOptions, read_head_file, verify_with,
 };
 use rampart_core::{
     Action, AuditEvent, Clock, EventId, Outcome, RequestContext, SystemClock, Target, Timestamp,
-    UserInfo,
+    UserInfo, escape_for_display,
 };
 use serde::Deserialize;
 
@@ -46,6 +47,10 @@ pub struct RecordArgs {
     /// Rotate files after this many bytes.
     #[arg(long)]
     max_file_bytes: Option<u64>,
+    /// Append the trail's head (`SEQ:CHAIN TIME`) to this file after every commit; keep it
+    /// outside the trail's directory, where the trail's writer cannot rewrite it.
+    #[arg(long)]
+    head_file: Option<PathBuf>,
 }
 
 /// Arguments of `verify`.
@@ -58,8 +63,15 @@ pub struct VerifyArgs {
     #[arg(long)]
     hmac_key_file: Option<PathBuf>,
     /// An acknowledgement kept elsewhere, `SEQ:CHAIN`: the trail must contain it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "head_file")]
     head: Option<String>,
+    /// A head file the writer published (`record --head-file`): the trail must contain
+    /// its newest head, so records cut from the end are found.
+    #[arg(long)]
+    head_file: Option<PathBuf>,
+    /// Accept a trail with no files (by default an empty trail is a finding).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 /// Arguments of `show`.
@@ -178,6 +190,9 @@ fn record(args: &RecordArgs) -> ExitCode {
         .durability(durability)
         .chain(chain)
         .overload(OverloadPolicy::Block);
+    if let Some(path) = &args.head_file {
+        config = config.head_file(path);
+    }
     if let Some(bytes) = args.max_file_bytes {
         config = config.max_file_bytes(bytes);
     }
@@ -275,7 +290,20 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
         Some(Some(head)) => Some(head),
         None => None,
     };
-    let report = match verify(&args.paths, &chain, head) {
+    let head = match (&args.head_file, head) {
+        (Some(path), _) => match read_head_file(path) {
+            Ok(head) => Some(head),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        (None, head) => head,
+    };
+    let options = VerifyOptions::default()
+        .expected_head(head)
+        .allow_empty(args.allow_empty);
+    let report = match verify_with(&args.paths, &chain, &options) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: {error}");
@@ -289,11 +317,17 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
         "first_seq": report.first_seq,
         "head": report.head.map(|(seq, chain)| format!("{seq}:{chain}")),
         "torn_tail": report.torn_tail.as_ref().map(|(file, offset)| format!("{file}@{offset}")),
+        "head_checked": report.head_checked,
         "finding": report.finding.as_ref().map(|f| serde_json::json!({
             "file": f.file, "line": f.line, "seq": f.seq, "reason": f.reason,
         })),
     });
     println!("{summary}");
+    if !report.head_checked {
+        eprintln!(
+            "note: no --head or --head-file: records cut from the end of the trail cannot be detected"
+        );
+    }
     match (&report.finding, &report.torn_tail) {
         (Some(finding), _) => {
             eprintln!("TAMPERED: {finding}");
@@ -378,9 +412,9 @@ fn show(args: &ShowArgs) -> io::Result<ExitCode> {
                     event.time.to_string(),
                     event.action.name(),
                     event.outcome.as_str(),
-                    event.actor.username,
+                    escape_for_display(&event.actor.username),
                     source,
-                    event.reason.as_deref().unwrap_or_default()
+                    escape_for_display(event.reason.as_deref().unwrap_or_default())
                 )?;
             }
         }

@@ -228,3 +228,102 @@ fn record_refuses_bad_lines_and_keeps_the_rest() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn verify_refuses_an_empty_trail_and_checks_a_published_head_file() {
+    let dir = temp("head-file");
+    let anchors = temp("head-file-anchors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, summary) = verify(&dir, None);
+    assert_eq!(code, 1, "an empty trail is not intact: {summary}");
+    assert_eq!(summary["intact"], false);
+    let allowed = rampart()
+        .args(["audit", "verify", "--allow-empty"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(allowed.status.code(), Some(0));
+
+    std::fs::create_dir_all(&anchors).unwrap();
+    let head_file = anchors.join("head");
+    let input: Vec<String> = (0..5).map(event_line).collect();
+    let args = [
+        OsStr::new("audit"),
+        OsStr::new("record"),
+        OsStr::new("--dir"),
+        dir.as_os_str(),
+        OsStr::new("--head-file"),
+        head_file.as_os_str(),
+    ];
+    let output = common::run(args, input.join("\n").as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    let unanchored = rampart()
+        .args(["audit", "verify"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(unanchored.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&unanchored.stderr).contains("cannot be detected"),
+        "verify without a head says what it cannot see"
+    );
+    let check = |dir: &Path| {
+        rampart()
+            .args(["audit", "verify", "--head-file"])
+            .arg(&head_file)
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(check(&dir).status.code(), Some(0));
+    // Cut the last event and the seal at a line boundary.
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    let cut = kept[..kept.len() - 2].join("\n") + "\n";
+    std::fs::write(&file, cut).unwrap();
+    assert_eq!(verify(&dir, None).0, 0, "the chain alone cannot see it");
+    let found = check(&dir);
+    assert_eq!(found.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&found.stdout).contains("truncated at the end"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&anchors);
+}
+
+#[test]
+fn show_escapes_control_and_bidi_characters_in_what_it_prints() {
+    let dir = temp("show-escape");
+    let line = r#"{"action":"authn.attempt","outcome":"failure","actor":{"username":"ad\u202enimda"},"reason":"x\n2026-01-01 admin login ok\u001b[2J"}"#;
+    let args = [
+        OsStr::new("audit"),
+        OsStr::new("record"),
+        OsStr::new("--dir"),
+        dir.as_os_str(),
+    ];
+    assert_eq!(common::run(args, line.as_bytes()).status.code(), Some(0));
+    let table = rampart()
+        .args(["audit", "show"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        !text.contains('\u{202e}') && !text.contains('\u{1b}'),
+        "{text:?}"
+    );
+    assert!(text.contains("ad\\u{202e}nimda"), "{text}");
+    let event_rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("authn.attempt"))
+        .collect();
+    assert_eq!(
+        event_rows.len(),
+        1,
+        "a newline in a reason cannot forge a row: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
