@@ -46,6 +46,10 @@ pub enum FetchError {
     /// The document is not what it should be.
     #[error("bad document: {0}")]
     Document(String),
+    /// A recent fetch failed, and the next attempt waits out its backoff: an IdP that is
+    /// down (or answers junk) is not asked again for every login.
+    #[error("the last fetch failed; retrying after a backoff")]
+    BackingOff,
 }
 
 /// A fetched body and how long it may be cached.
@@ -281,7 +285,36 @@ impl Default for CachePolicy {
 struct Cached {
     keys: Arc<JwkSet>,
     expires_at: SystemTime,
-    last_unknown_kid_fetch: Option<SystemTime>,
+}
+
+/// Fetch attempts, successful or not: the rate limits count attempts, so a failing IdP
+/// cannot be made to receive a request per forged token.
+#[derive(Default)]
+struct Attempts {
+    /// The last refetch attempted for an unknown `kid`.
+    unknown_kid_at: Option<SystemTime>,
+    /// When the last fetch failed, and how many failed in a row.
+    failed_at: Option<SystemTime>,
+    failures: u32,
+}
+
+/// The first backoff after a failed fetch; it doubles per failure in a row.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+impl Attempts {
+    fn backing_off(&self, now: SystemTime) -> bool {
+        let Some(failed_at) = self.failed_at else {
+            return false;
+        };
+        let wait = FIRST_BACKOFF
+            .checked_mul(1u32 << self.failures.saturating_sub(1).min(16))
+            .unwrap_or(MAX_BACKOFF)
+            .min(MAX_BACKOFF);
+        now.duration_since(failed_at)
+            .is_ok_and(|since| since < wait)
+    }
 }
 
 /// An issuer's key set, fetched on demand and kept as long as it may be.
@@ -291,6 +324,7 @@ pub struct JwksCache {
     policy: CachePolicy,
     clock: SharedClock,
     cached: Mutex<Option<Cached>>,
+    attempts: Mutex<Attempts>,
     /// Serialises fetches so concurrent callers share one request.
     fetching: tokio::sync::Mutex<()>,
 }
@@ -318,30 +352,30 @@ impl JwksCache {
             policy,
             clock,
             cached: Mutex::new(None),
+            attempts: Mutex::new(Attempts::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
     }
 
-    fn current(&self) -> Option<(Arc<JwkSet>, SystemTime, Option<SystemTime>)> {
+    fn current(&self) -> Option<(Arc<JwkSet>, SystemTime)> {
         self.cached
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .map(|cached| {
-                (
-                    Arc::clone(&cached.keys),
-                    cached.expires_at,
-                    cached.last_unknown_kid_fetch,
-                )
-            })
+            .map(|cached| (Arc::clone(&cached.keys), cached.expires_at))
+    }
+
+    fn attempts(&self) -> std::sync::MutexGuard<'_, Attempts> {
+        self.attempts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The key set, fetched if there is none or it has expired.
     ///
     /// # Errors
-    /// A fetch was needed and failed (an expired set is not used past its time).
+    /// A fetch was needed and failed, or a recent failure's backoff is not over (an
+    /// expired set is not used past its time).
     pub async fn keys(&self) -> Result<Arc<JwkSet>, FetchError> {
-        if let Some((keys, expires_at, _)) = self.current()
+        if let Some((keys, expires_at)) = self.current()
             && self.clock.now() < expires_at
         {
             return Ok(keys);
@@ -350,57 +384,76 @@ impl JwksCache {
     }
 
     /// The key set for a token whose `kid` is not in the current one: refetched, unless a
-    /// refetch for an unknown `kid` happened within the interval.
+    /// refetch for an unknown `kid` was *attempted* within the interval — successful or
+    /// not, so forged `kid`s cannot make a failing IdP receive a request each.
     ///
     /// # Errors
-    /// The refetch failed.
+    /// The refetch failed or is backing off.
     pub async fn keys_after_unknown_kid(&self) -> Result<Arc<JwkSet>, FetchError> {
-        if let Some((keys, _, Some(last))) = self.current()
-            && self
-                .clock
-                .now()
-                .duration_since(last)
-                .is_ok_and(|since| since < self.policy.unknown_kid_interval)
-        {
-            return Ok(keys);
+        if self.unknown_kid_refetched_recently(self.clock.now()) {
+            return self.keys().await;
         }
         self.refresh(true).await
     }
 
+    fn unknown_kid_refetched_recently(&self, now: SystemTime) -> bool {
+        self.attempts().unknown_kid_at.is_some_and(|last| {
+            now.duration_since(last)
+                .is_ok_and(|since| since < self.policy.unknown_kid_interval)
+        })
+    }
+
     async fn refresh(&self, for_unknown_kid: bool) -> Result<Arc<JwkSet>, FetchError> {
         let _one_at_a_time = self.fetching.lock().await;
-        // Someone else may have fetched while this caller waited.
-        if let Some((keys, expires_at, last)) = self.current() {
-            let now = self.clock.now();
+        let now = self.clock.now();
+        // Someone else may have fetched (or tried) while this caller waited.
+        if let Some((keys, expires_at)) = self.current() {
             let fresh = now < expires_at;
-            let recently_refetched = last.is_some_and(|last| {
-                now.duration_since(last)
-                    .is_ok_and(|since| since < self.policy.unknown_kid_interval)
-            });
-            if (!for_unknown_kid && fresh) || (for_unknown_kid && recently_refetched) {
+            if (!for_unknown_kid && fresh)
+                || (for_unknown_kid && self.unknown_kid_refetched_recently(now))
+            {
                 return Ok(keys);
             }
         }
+        {
+            let mut attempts = self.attempts();
+            if attempts.backing_off(now) {
+                return Err(FetchError::BackingOff);
+            }
+            if for_unknown_kid {
+                attempts.unknown_kid_at = Some(now);
+            }
+        }
+        let result = self.fetch().await;
+        let mut attempts = self.attempts();
+        if result.is_ok() {
+            attempts.failures = 0;
+            attempts.failed_at = None;
+        } else {
+            attempts.failures = attempts.failures.saturating_add(1);
+            attempts.failed_at = Some(self.clock.now());
+        }
+        result
+    }
+
+    /// One fetch of the key set, cached for as long as Cache-Control and the policy say.
+    async fn fetch(&self) -> Result<Arc<JwkSet>, FetchError> {
         let fetched = self.fetcher.get(&self.jwks_uri).await?;
         let text = std::str::from_utf8(&fetched.body)
             .map_err(|_| FetchError::Document("the JWKS is not UTF-8".into()))?;
         let keys = Arc::new(
             JwkSet::from_json(text).map_err(|error| FetchError::Document(error.to_string()))?,
         );
+        // max() then min(): never a panic, even when min_age > max_age (max_age wins).
         let age = fetched
             .max_age
             .unwrap_or(self.policy.default_age)
-            .clamp(self.policy.min_age, self.policy.max_age);
+            .max(self.policy.min_age)
+            .min(self.policy.max_age);
         let now = self.clock.now();
-        let previous_unknown = self.current().and_then(|(_, _, last)| last);
         *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
             keys: Arc::clone(&keys),
-            expires_at: now + age,
-            last_unknown_kid_fetch: if for_unknown_kid {
-                Some(now)
-            } else {
-                previous_unknown
-            },
+            expires_at: now.checked_add(age).unwrap_or(now),
         });
         Ok(keys)
     }

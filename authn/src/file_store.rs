@@ -15,9 +15,8 @@
 //! The file is small (one row per person); its I/O is done inline.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
@@ -270,12 +269,7 @@ impl FileStore {
     }
 
     fn lock(&self) -> Result<File, StoreError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&self.lock_path)
+        let file = rampart_core::fs::open_append_no_follow(&self.lock_path, true)
             .and_then(|file| file.lock().map(|()| file))
             .map_err(|e| StoreError::Unavailable {
                 what: format!("locking {}: {e}", self.lock_path.display()),
@@ -283,7 +277,7 @@ impl FileStore {
         Ok(file)
     }
 
-    /// Removes `<file>.tmp-<pid>` files left by writers killed before their rename. Called
+    /// Removes `<file>.tmp-<random>` files left by writers killed before their rename. Called
     /// under the lock, which every writer holds while its temporary file exists.
     fn remove_stale_temporaries(&self) {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
@@ -305,7 +299,7 @@ impl FileStore {
                 .to_str()
                 .zip(prefix.to_str())
                 .and_then(|(entry_name, prefix)| entry_name.strip_prefix(prefix))
-                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()));
             if stale {
                 // Best effort: a leftover costs disk space, not correctness.
                 let _ = fs::remove_file(entry.path());
@@ -313,31 +307,15 @@ impl FileStore {
         }
     }
 
-    /// Writes a whole new file and renames it into place, durably.
+    /// Writes a whole new file and renames it into place, durably: a temporary file
+    /// with a random name, created new (never through a symlink), mode 0600.
     fn write_file(&self, accounts: &BTreeMap<String, Account>) -> Result<(), StoreError> {
-        let io = |e: std::io::Error| StoreError::Unavailable {
-            what: format!("writing {}: {e}", self.path.display()),
-        };
         let text = render_accounts(accounts)?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut temp_name = self.path.file_name().unwrap_or_default().to_os_string();
-        temp_name.push(format!(".tmp-{}", std::process::id()));
-        let temp = dir.join(temp_name);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)
-            .map_err(io)?;
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        fs::rename(&temp, &self.path).map_err(io)?;
-        File::open(&dir).and_then(|d| d.sync_all()).map_err(io)
+        rampart_core::fs::write_private_atomically(&self.path, text.as_bytes()).map_err(|e| {
+            StoreError::Unavailable {
+                what: format!("writing {}: {e}", self.path.display()),
+            }
+        })
     }
 
     /// Read-modify-write under the cross-process lock.

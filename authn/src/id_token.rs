@@ -31,6 +31,7 @@ pub struct IdTokenPolicy {
     algorithms: Vec<Algorithm>,
     skew: Duration,
     max_bytes: usize,
+    trusted_audiences: Vec<String>,
 }
 
 /// What a verified token says, and who it names.
@@ -53,7 +54,17 @@ impl IdTokenPolicy {
             algorithms: vec![Algorithm::RS256, Algorithm::ES256],
             skew: DEFAULT_SKEW,
             max_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            trusted_audiences: Vec::new(),
         }
+    }
+
+    /// Other audiences a token may name beside this client (OpenID Connect Core
+    /// §3.1.3.7 item 3: a token that "contains additional audiences not trusted by the
+    /// Client" is refused). None by default: a token also meant for someone else — who
+    /// could replay it here, or to whom it could be replayed — is refused.
+    pub fn trusted_audiences(mut self, audiences: impl IntoIterator<Item = String>) -> Self {
+        self.trusted_audiences = audiences.into_iter().collect();
+        self
     }
 
     /// The algorithms accepted (fixed by configuration, never by the token).
@@ -143,7 +154,10 @@ impl IdTokenPolicy {
                 return Err(claim("at_hash does not match the access token"));
             }
         }
-        let expires_at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(exp.max(0.0));
+        let expires_at = Duration::try_from_secs_f64(exp.max(0.0))
+            .ok()
+            .and_then(|since| SystemTime::UNIX_EPOCH.checked_add(since))
+            .ok_or_else(|| claim("exp is out of range"))?;
         Ok(VerifiedIdToken {
             claims,
             expires_at,
@@ -151,8 +165,9 @@ impl IdTokenPolicy {
         })
     }
 
-    /// `aud` must name this client; with several audiences `azp` must be present; when
-    /// `azp` is present it must be this client (OpenID Connect Core §3.1.3.7, 3–5).
+    /// `aud` must name this client and no audience it does not trust; with several
+    /// audiences `azp` must be present; when `azp` is present it must be this client
+    /// (OpenID Connect Core §3.1.3.7, 3–5).
     fn check_audience(&self, claims: &Map<String, Value>) -> Result<(), TokenError> {
         let claim = |why: &str| Err(TokenError::Claim(why.to_owned()));
         let audiences: Vec<&str> = match claims.get("aud") {
@@ -162,6 +177,12 @@ impl IdTokenPolicy {
         };
         if !audiences.contains(&self.client_id.as_str()) {
             return claim("aud does not name this client");
+        }
+        if audiences
+            .iter()
+            .any(|aud| *aud != self.client_id && !self.trusted_audiences.iter().any(|t| t == aud))
+        {
+            return claim("aud names an audience this client does not trust");
         }
         match claims.get("azp") {
             Some(azp) if azp.as_str() != Some(self.client_id.as_str()) => {
@@ -264,8 +285,9 @@ impl ClaimMapping {
         self
     }
 
-    /// With `email` as the username claim: require `email_verified` to be present and
-    /// true (Kubernetes itself only refuses it when present and false).
+    /// Require a verified email — `email` present and `email_verified` true — whatever
+    /// the username claim is. (Kubernetes itself, with `email` as the username, only
+    /// refuses `email_verified` when it is present and not true.)
     pub fn require_email_verified(mut self, require: bool) -> Self {
         self.require_email_verified = require;
         self
@@ -290,12 +312,21 @@ impl ClaimMapping {
             .and_then(Value::as_str)
             .filter(|name| !name.is_empty())
             .ok_or_else(|| claim(format!("username claim {} is missing", self.username_claim)))?;
-        if self.username_claim == "email" {
-            match claims.get("email_verified") {
-                Some(Value::Bool(true)) => {}
-                None if !self.require_email_verified => {}
-                _ => return Err(claim("email is the username but is not verified".into())),
-            }
+        let email_verified = claims.get("email_verified") == Some(&Value::Bool(true))
+            && claims
+                .get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|email| !email.is_empty());
+        if self.require_email_verified && !email_verified {
+            return Err(claim(
+                "a verified email is required and the token has none".into(),
+            ));
+        }
+        if self.username_claim == "email"
+            && claims.get("email_verified").is_some()
+            && !email_verified
+        {
+            return Err(claim("email is the username but is not verified".into()));
         }
         let username = match &self.username_prefix {
             UsernamePrefix::None => raw_username.to_owned(),

@@ -79,7 +79,9 @@ impl IssuerKey {
                 &rng,
             )
             .map_err(failed)?,
-            Algorithm::EdDSA => ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?,
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
+                ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?
+            }
             other => {
                 return Err(IssueError::Key(format!(
                     "{other} keys are imported, not generated"
@@ -118,7 +120,7 @@ impl IssuerKey {
                 let jwk = json!({"e": b64(&components.e), "kty": "RSA", "n": b64(&components.n)});
                 (Pair::Rs256(pair), jwk)
             }
-            Algorithm::EdDSA => {
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
                 let pair =
                     ring_sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(unfit)?;
                 let jwk =
@@ -196,6 +198,10 @@ struct KeyRing {
     retiring: Vec<(IssuerKey, SystemTime)>,
 }
 
+/// The longest lifetime an issuer may be configured for (24 h): tokens for Kubernetes
+/// should live minutes, and a bound keeps every expiry computable.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// Mints ID tokens and publishes the documents that let others verify them.
 pub struct TokenIssuer {
     issuer: String,
@@ -226,6 +232,12 @@ impl TokenIssuer {
         clock: SharedClock,
     ) -> Result<Self, IssueError> {
         let issuer = issuer.into();
+        if max_ttl.is_zero() || max_ttl > MAX_TOKEN_TTL {
+            return Err(IssueError::Refused(format!(
+                "the maximum token lifetime must be 1 s to {} s",
+                MAX_TOKEN_TTL.as_secs()
+            )));
+        }
         if !issuer.starts_with("https://") || issuer.contains(['?', '#']) || issuer.len() <= 8 {
             return Err(IssueError::Refused(
                 "the issuer must be an https URL without query or fragment".into(),
@@ -288,7 +300,7 @@ impl TokenIssuer {
             "aud": audience,
             "iat": iat,
             "nbf": iat,
-            "exp": iat + ttl.as_secs(),
+            "exp": iat.saturating_add(ttl.as_secs()),
             "jti": b64(&jti),
             "groups": user.groups,
         });
@@ -311,7 +323,9 @@ impl TokenIssuer {
         let signature = key.sign(signing_input.as_bytes())?;
         Ok(IssuedToken {
             token: format!("{signing_input}.{}", b64(&signature)),
-            expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(iat + ttl.as_secs()),
+            expires_at: SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(iat.saturating_add(ttl.as_secs())))
+                .unwrap_or(now),
         })
     }
 

@@ -70,13 +70,16 @@ pub enum Algorithm {
     ES256,
     /// ECDSA P-384 with SHA-384.
     ES384,
-    /// Ed25519.
+    /// Ed25519, by its original name (`EdDSA`, RFC 8037).
     EdDSA,
+    /// Ed25519, by its fully-specified name (`Ed25519`, RFC 9864), the successor of
+    /// `EdDSA` for Ed25519 keys.
+    Ed25519,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order discovery documents list them.
-    pub const ALL: [Algorithm; 9] = [
+    pub const ALL: [Algorithm; 10] = [
         Algorithm::RS256,
         Algorithm::RS384,
         Algorithm::RS512,
@@ -86,6 +89,7 @@ impl Algorithm {
         Algorithm::ES256,
         Algorithm::ES384,
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
     ];
 
     /// The JOSE name.
@@ -100,7 +104,15 @@ impl Algorithm {
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
         }
+    }
+
+    /// Whether two names sign alike: `EdDSA` and `Ed25519` are the same signature on an
+    /// Ed25519 key (RFC 9864 §2.2), so a key published under one verifies the other.
+    pub(crate) fn same_signature_as(self, other: Algorithm) -> bool {
+        let ed = |alg| matches!(alg, Algorithm::EdDSA | Algorithm::Ed25519);
+        self == other || (ed(self) && ed(other))
     }
 
     /// The algorithm a JOSE name stands for, if it is one accepted here.
@@ -117,7 +129,7 @@ impl Algorithm {
             Algorithm::PS256 => Some(&ring_sig::RSA_PSS_2048_8192_SHA256),
             Algorithm::PS384 => Some(&ring_sig::RSA_PSS_2048_8192_SHA384),
             Algorithm::PS512 => Some(&ring_sig::RSA_PSS_2048_8192_SHA512),
-            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA => None,
+            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA | Algorithm::Ed25519 => None,
         }
     }
 
@@ -126,7 +138,7 @@ impl Algorithm {
         match self {
             Algorithm::ES256 => Some(&ring_sig::ECDSA_P256_SHA256_FIXED),
             Algorithm::ES384 => Some(&ring_sig::ECDSA_P384_SHA384_FIXED),
-            Algorithm::EdDSA => Some(&ring_sig::ED25519),
+            Algorithm::EdDSA | Algorithm::Ed25519 => Some(&ring_sig::ED25519),
             _ => None,
         }
     }
@@ -137,7 +149,9 @@ impl Algorithm {
             Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 => &ring::digest::SHA256,
             Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => &ring::digest::SHA384,
             // OpenID Connect Core names SHA-512 for Ed25519's at_hash.
-            Algorithm::RS512 | Algorithm::PS512 | Algorithm::EdDSA => &ring::digest::SHA512,
+            Algorithm::RS512 | Algorithm::PS512 | Algorithm::EdDSA | Algorithm::Ed25519 => {
+                &ring::digest::SHA512
+            }
         }
     }
 }
@@ -181,7 +195,7 @@ impl PublicKey {
                     | Algorithm::PS512
             ) | (PublicKey::P256(_), Algorithm::ES256)
                 | (PublicKey::P384(_), Algorithm::ES384)
-                | (PublicKey::Ed25519(_), Algorithm::EdDSA)
+                | (PublicKey::Ed25519(_), Algorithm::EdDSA | Algorithm::Ed25519)
         )
     }
 
@@ -297,23 +311,33 @@ pub struct JwkSet {
 
 impl JwkSet {
     /// Parses a JWKS document. Keys of types, curves, uses or algorithms never accepted
-    /// here are skipped; a key of an accepted type that is malformed is an error.
+    /// here are skipped, and so is a malformed key: one bad key in an IdP's set must not
+    /// take every other key (and so every login) down with it. A token naming a skipped
+    /// key fails as an unknown key.
     ///
     /// # Errors
-    /// Not a JWKS, or a malformed key.
+    /// Not a JWKS document.
     pub fn from_json(json: &str) -> Result<Self, TokenError> {
         #[derive(Deserialize)]
         struct Raw {
             keys: Vec<RawJwk>,
         }
-        let raw: Raw = serde_json::from_str(json)
+        #[derive(Deserialize)]
+        struct Loose {
+            keys: Vec<Value>,
+        }
+        let loose: Loose = serde_json::from_str(json)
             .map_err(|_| TokenError::Malformed("not a JWKS document".into()))?;
+        let raw = Raw {
+            keys: loose
+                .keys
+                .into_iter()
+                .filter_map(|key| serde_json::from_value(key).ok())
+                .collect(),
+        };
         let mut keys = Vec::new();
         for key in raw.keys {
-            if let Some(jwk) = key
-                .into_jwk()
-                .map_err(|why| TokenError::Malformed(format!("JWKS key: {why}")))?
-            {
+            if let Ok(Some(jwk)) = key.into_jwk() {
                 keys.push(jwk);
             }
         }
@@ -352,7 +376,11 @@ impl JwkSet {
                 }
             }
         };
-        if !key.key.fits(alg) || key.alg.is_some_and(|restricted| restricted != alg) {
+        if !key.key.fits(alg)
+            || key
+                .alg
+                .is_some_and(|restricted| !restricted.same_signature_as(alg))
+        {
             return Err(TokenError::KeyMismatch(alg.name().into()));
         }
         Ok(key)
@@ -377,6 +405,22 @@ struct Header {
     kid: Option<String>,
     #[serde(default)]
     crit: Option<Value>,
+    #[serde(default)]
+    typ: Option<Value>,
+}
+
+/// RFC 8725 §3.11: a token whose `typ` says it is something else (an access token,
+/// `at+jwt`; a logout token; any other JWT profile) must not pass for an ID token. Absent,
+/// `JWT`, or the media type `application/jwt` (case-insensitive, RFC 7515 §4.1.9) pass.
+fn typ_allows_id_token(typ: Option<&Value>) -> bool {
+    match typ {
+        None => true,
+        Some(Value::String(typ)) => {
+            let typ = typ.strip_prefix("application/").unwrap_or(typ);
+            typ.eq_ignore_ascii_case("jwt")
+        }
+        Some(_) => false,
+    }
 }
 
 fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, TokenError> {
@@ -416,6 +460,11 @@ pub fn verify_compact(
         .ok_or_else(|| TokenError::Algorithm(header.alg.chars().take(16).collect()))?;
     if header.crit.is_some() {
         return Err(TokenError::Critical);
+    }
+    if !typ_allows_id_token(header.typ.as_ref()) {
+        return Err(TokenError::Malformed(
+            "the header's typ names another kind of token".into(),
+        ));
     }
     let key = keys.select(header.kid.as_deref(), alg)?;
     let signature = decode_part(signature_b64, "signature")?;

@@ -34,14 +34,14 @@ pub use id_token::{
     ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,
     VerifiedIdToken,
 };
-pub use issuer::{IssueError, IssuedToken, IssuerKey, TokenIssuer, jwks_from_value};
+pub use issuer::{IssueError, IssuedToken, IssuerKey, MAX_TOKEN_TTL, TokenIssuer, jwks_from_value};
 pub use jose::{Algorithm, Jwk, JwkSet, PublicKey, TokenError, VerifiedJws, verify_compact};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 #[cfg(feature = "fetch")]
 pub use login::{Client, LoginError, LoginRequest, Tokens, pkce_challenge, refresh};
 pub use password::{
-    HashError, HashMemory, HashParams, HashParamsBuilder, PasswordHasher, StoredLimits, Verified,
-    normalize,
+    HashError, HashMemory, HashParams, HashParamsBuilder, MAX_PASSWORD_BYTES, PasswordHasher,
+    StoredLimits, Verified, normalize, password_within_limit,
 };
 pub use policy::{
     Blocklist, ContextWord, MAX_CHARS_CEILING, MAX_CHARS_FLOOR, MIN_CHARS_FLOOR, PasswordContext,
@@ -50,9 +50,9 @@ pub use policy::{
 #[cfg(feature = "saml")]
 pub use saml::{
     AuthnRedirect, DEFAULT_MAX_RESPONSE_AGE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SAML_SKEW,
-    DecryptionPolicy, IdpMetadata, MAX_METADATA_BYTES, MAX_RELAY_STATE_BYTES, MemoryReplayCache,
-    NAME_ID_CLAIM, ReplayCache, SamlAuthenticator, SamlError, SamlLogin, ServiceProvider, SpKey,
-    SpMetadata,
+    DecryptionPolicy, IdpMetadata, MAX_METADATA_BYTES, MAX_RELAY_STATE_BYTES, MAX_RESPONSE_AGE,
+    MemoryReplayCache, NAME_ID_CLAIM, ReplayCache, SamlAuthenticator, SamlError, SamlLogin,
+    ServiceProvider, SpKey, SpMetadata,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql_store::SqlStore;

@@ -125,6 +125,10 @@ impl<S: AccountStore> LocalAuthenticator<S> {
         let unavailable = |_: StoreError| AuthnError::Unavailable {
             backend: self.backend.clone(),
         };
+        // Before the store, NFKC and argon2: the same answer for every user, at no cost.
+        if !crate::password::password_within_limit(credential.password()) {
+            return Err(AuthnError::InvalidCredentials);
+        }
         let account = self
             .store
             .get(credential.username())

@@ -196,6 +196,17 @@ pub enum Verified {
     Mismatch,
 }
 
+/// Longest password accepted at login, in bytes (UTF-8), checked before NFKC: far above
+/// any policy's maximum (at most a few hundred code points), so that a 10 MB "password"
+/// costs neither normalisation nor hashing.
+pub const MAX_PASSWORD_BYTES: usize = 4096;
+
+/// Whether a password is short enough to normalise and verify: the one length gate at
+/// login (see [`MAX_PASSWORD_BYTES`]).
+pub fn password_within_limit(password: &SecretString) -> bool {
+    password.expose_secret().len() <= MAX_PASSWORD_BYTES
+}
+
 /// The password as hashed: NFKC-normalised, wiped on drop. The one place normalisation happens.
 pub fn normalize(password: &SecretString) -> Zeroizing<String> {
     Zeroizing::new(nfkc(password.expose_secret()))
@@ -292,9 +303,15 @@ impl PasswordHasher {
     /// A hasher for `params`, refusing stored hashes beyond `limits`.
     ///
     /// # Errors
-    /// The parameters cannot be used (they come from the validated builder, so only on an
-    /// internal failure).
+    /// [`HashError::InvalidParams`] when `params` exceed `limits` (its own hashes would be
+    /// refused); otherwise only on an internal failure.
     pub fn new(params: HashParams, limits: StoredLimits) -> Result<Self, HashError> {
+        if params.m_kib > limits.max_m_kib || params.t > limits.max_t || params.p > limits.max_p {
+            return Err(HashError::InvalidParams(
+                "the hashing parameters exceed the stored-hash limits: the verifier would refuse its own hashes"
+                    .into(),
+            ));
+        }
         let argon_params =
             Params::new(params.m_kib, params.t, params.p, None).map_err(|_| HashError::Internal)?;
         let mut hasher = PasswordHasher {

@@ -504,3 +504,90 @@ fn the_code_flow_with_pkce_state_and_nonce_logs_in_and_refreshes() {
         assert!(matches!(error, LoginError::Token(rampart_authn::TokenError::Claim(why)) if why.contains("nonce")));
     });
 }
+
+/// The unknown-`kid` refetch limit counts attempts, not successes: while the IdP answers
+/// junk, fifty forged tokens cause one request, and a failing IdP is retried only after a
+/// backoff that grows, also for a cache that never held keys.
+#[test]
+fn a_failing_idp_is_not_asked_again_for_every_forged_token() {
+    let setup = setup("failing");
+    let good = IssuerKey::generate(Algorithm::ES256).unwrap();
+    *setup.idp.jwks.lock().unwrap() = serde_json::json!({"keys": [good.public_jwk()]}).to_string();
+    let clock: SharedClock = setup.clock.clone();
+    let stranger = TokenIssuer::new(
+        &setup.issuer,
+        IssuerKey::generate(Algorithm::ES256).unwrap(),
+        Duration::from_secs(600),
+        Arc::clone(&clock),
+    )
+    .unwrap();
+    let forged = || {
+        stranger
+            .mint(
+                &UserInfo::new("alice"),
+                "kubernetes",
+                Duration::from_secs(300),
+                None,
+            )
+            .unwrap()
+            .token
+    };
+    runtime().block_on(async {
+        let cache = Arc::new(JwksCache::new(
+            setup.fetcher.clone(),
+            format!("{}/jwks", setup.issuer),
+            CachePolicy::default(),
+            Arc::clone(&clock),
+        ));
+        let auth = OidcAuthenticator::with_jwks_cache(
+            IdTokenPolicy::new(&setup.issuer, "kubernetes"),
+            ClaimMapping::default().username_prefix(UsernamePrefix::None),
+            Arc::clone(&cache),
+            Arc::clone(&clock),
+        );
+        let context = RequestContext::new();
+        let login = |token: String| {
+            let auth = &auth;
+            let context = &context;
+            async move {
+                auth.authenticate(&BearerToken::new(SecretString::from(token)), context)
+                    .await
+            }
+        };
+        assert!(login(forged()).await.is_err());
+        let hits = setup.idp.jwks_hits.load(Ordering::SeqCst);
+        assert!(hits <= 2, "{hits}");
+        // The IdP now answers junk.
+        *setup.idp.jwks.lock().unwrap() = "<html>maintenance</html>".into();
+        setup.clock.advance(Duration::from_secs(61));
+        for _ in 0..50 {
+            assert!(login(forged()).await.is_err());
+        }
+        let after = setup.idp.jwks_hits.load(Ordering::SeqCst);
+        assert_eq!(
+            after,
+            hits + 1,
+            "one attempt in the interval, though it failed"
+        );
+
+        // A cache that never held keys, against the failing IdP: backoff, not a request
+        // per login.
+        let empty = Arc::new(JwksCache::new(
+            setup.fetcher.clone(),
+            format!("{}/jwks", setup.issuer),
+            CachePolicy::default(),
+            Arc::clone(&clock),
+        ));
+        for _ in 0..50 {
+            assert!(empty.keys().await.is_err());
+        }
+        assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), after + 1);
+        setup.clock.advance(Duration::from_secs(2));
+        assert!(empty.keys().await.is_err());
+        assert_eq!(
+            setup.idp.jwks_hits.load(Ordering::SeqCst),
+            after + 2,
+            "retried after the backoff"
+        );
+    });
+}

@@ -325,3 +325,39 @@ fn parse_errors_do_not_repeat_values_from_the_file() {
         assert!(!error.contains("c2VjcmV0"), "{error}");
     }
 }
+
+/// The temporary file is created new under a random name, never through a symlink planted
+/// at the name a writer would use, and the lock file is not opened through one either.
+#[test]
+fn planted_symlinks_are_never_followed() {
+    let dir = scratch("symlinks");
+    let path = dir.join("users.yaml");
+    let store = FileStore::open(&path).unwrap();
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    // The name the writer used to use, predictable from its process id.
+    let predictable = dir.join(format!("users.yaml.tmp-{}", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &predictable).unwrap();
+    block(store.insert(account("alice"))).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        std::fs::symlink_metadata(&predictable)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(block(store.get("alice")).unwrap().is_some());
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    std::fs::remove_file(dir.join("users.yaml.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("users.yaml.lock")).unwrap();
+    assert!(
+        block(store.insert(account("bob"))).is_err(),
+        "a symlinked lock is refused"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -279,3 +279,30 @@ fn the_issuer_refuses_what_it_should_not_sign() {
         Err(IssueError::Key(_))
     ));
 }
+
+/// A maximum lifetime that would make expiry arithmetic overflow is a construction error,
+/// and a token at the largest allowed lifetime is minted without a panic.
+#[test]
+fn the_maximum_lifetime_is_bounded_at_construction() {
+    let key = || IssuerKey::generate(Algorithm::ES256).unwrap();
+    let clock = Arc::new(SystemClock);
+    for bad in [
+        Duration::MAX,
+        Duration::ZERO,
+        rampart_authn::MAX_TOKEN_TTL + Duration::from_secs(1),
+    ] {
+        assert!(
+            matches!(
+                TokenIssuer::new(ISSUER, key(), bad, clock.clone()),
+                Err(IssueError::Refused(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    let issuer = TokenIssuer::new(ISSUER, key(), rampart_authn::MAX_TOKEN_TTL, clock).unwrap();
+    assert!(
+        issuer
+            .mint(&alice(), AUDIENCE, rampart_authn::MAX_TOKEN_TTL, None)
+            .is_ok()
+    );
+}

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rampart_authn::{
-    Account, AccountChange, AccountStore, HashParams, LocalAuthenticator, MUST_CHANGE_PASSWORD,
-    MemoryStore, PasswordHasher, StoreError, StoreFuture, StoredLimits, disable_inactive,
+    Account, AccountChange, AccountStore, HashError, HashParams, LocalAuthenticator,
+    MUST_CHANGE_PASSWORD, MemoryStore, PasswordHasher, StoreError, StoreFuture, StoredLimits,
+    disable_inactive,
 };
 use rampart_core::{
     Authenticator, AuthnError, ManualClock, PasswordCredential, RequestContext, SecretString,
@@ -402,4 +403,45 @@ async fn inactive_accounts_are_disabled() {
         disable_inactive(&store, 90 * day, now).await.unwrap(),
         Vec::<String>::new()
     );
+}
+
+/// A password far beyond any policy's length is refused before NFKC and before argon2,
+/// known user or not: no normalisation of 10 MB, no hashing work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_password_is_refused_before_any_normalisation_or_hashing() {
+    let current = hasher(7168);
+    let auth =
+        authenticator_with(vec![account("alice", "alice's long passphrase", &current)]).await;
+    let context = RequestContext::new();
+    let huge = "\u{fdfa}".repeat(10 * 1024 * 1024 / 3);
+    for name in ["alice", "mallory"] {
+        let result = auth.authenticate(&login(name, &huge), &context).await;
+        assert_eq!(result, Err(AuthnError::InvalidCredentials), "{name}");
+    }
+    assert_eq!(auth.stats().verifications(), 0, "no argon2 work was done");
+    let at_limit = "a".repeat(rampart_authn::MAX_PASSWORD_BYTES);
+    assert_eq!(
+        auth.authenticate(&login("alice", &at_limit), &context)
+            .await,
+        Err(AuthnError::InvalidCredentials)
+    );
+    assert_eq!(
+        auth.stats().verifications(),
+        1,
+        "at the limit, verified as usual"
+    );
+}
+
+/// A hasher whose own hashes its verifier would refuse is a construction error.
+#[test]
+fn a_hasher_beyond_its_own_stored_limits_cannot_be_built() {
+    let params = HashParams::builder().m_kib(64 * 1024).build().unwrap();
+    let limits = StoredLimits {
+        max_m_kib: 32 * 1024,
+        ..StoredLimits::default()
+    };
+    assert!(matches!(
+        PasswordHasher::new(params, limits),
+        Err(HashError::InvalidParams(_))
+    ));
 }

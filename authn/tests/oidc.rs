@@ -59,11 +59,16 @@ fn policy(fixtures: &Fixtures) -> IdTokenPolicy {
     IdTokenPolicy::new(&fixtures.issuer, &fixtures.client_id).algorithms(Algorithm::ALL)
 }
 
+/// The policy the fixtures were labelled for: `other` is an audience this client trusts.
+fn labelled_policy(fixtures: &Fixtures) -> IdTokenPolicy {
+    policy(fixtures).trusted_audiences(["other".to_owned()])
+}
+
 #[test]
 fn every_jose_case_is_accepted_or_refused_as_labelled() {
     let fixtures = fixtures();
     assert_eq!(fixtures.jwks.keys().len(), 6);
-    let policy = policy(&fixtures);
+    let policy = labelled_policy(&fixtures);
     let mut refused = 0;
     for case in &fixtures.cases {
         let name = case["name"].as_str().unwrap();
@@ -88,7 +93,7 @@ fn every_jose_case_is_accepted_or_refused_as_labelled() {
 #[test]
 fn refusals_name_the_check_that_failed() {
     let fixtures = fixtures();
-    let policy = policy(&fixtures);
+    let policy = labelled_policy(&fixtures);
     let verify = |name: &str| {
         policy
             .verify(
@@ -284,19 +289,134 @@ fn malformed_tokens_and_key_sets_are_typed_errors() {
             "{token}: {result:?}"
         );
     }
-    for jwks in [
-        "",
-        "{}",
-        "[]",
-        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}"#,
-        r#"{"keys":[{"kty":"RSA"}]}"#,
-    ] {
+    for jwks in ["", "{}", "[]", r#"{"keys":{}}"#] {
         assert!(
             matches!(JwkSet::from_json(jwks), Err(TokenError::Malformed(_))),
             "{jwks}"
         );
     }
+    // A malformed key of an accepted type skips that key only: one bad key in an IdP's
+    // set must not take every login down.
+    for jwks in [
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}"#,
+        r#"{"keys":[{"kty":"RSA"}]}"#,
+        r#"{"keys":[7, "x", null]}"#,
+    ] {
+        assert!(JwkSet::from_json(jwks).unwrap().keys().is_empty(), "{jwks}");
+    }
     // Keys never accepted here are skipped, not errors: symmetric, encryption, P-521.
     let skipped = JwkSet::from_json(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"},{"kty":"EC","crv":"P-521","x":"AA","y":"AA"},{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}"#).unwrap();
     assert!(skipped.keys().is_empty());
+}
+
+/// Signs `claims` with a fresh Ed25519 key under `header`; returns the token and a JWKS
+/// holding the key (and, first, a malformed key of an accepted type).
+fn ed25519_token(header: &Value, claims: &Value) -> (String, JwkSet) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use ring::signature::KeyPair as _;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let token = format!("{input}.{}", B64.encode(pair.sign(input.as_bytes())));
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "EC", "crv": "P-256", "kid": "broken", "x": "AAAA", "y": "!!"},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": B64.encode(pair.public_key().as_ref())},
+    ]});
+    (token, JwkSet::from_json(&jwks.to_string()).unwrap())
+}
+
+fn claims(fixtures: &Fixtures, extra: Value) -> Value {
+    let now = fixtures
+        .now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut claims = serde_json::json!({
+        "iss": fixtures.issuer, "aud": fixtures.client_id, "sub": "alice",
+        "iat": now, "exp": now + 300,
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        claims[key] = value.clone();
+    }
+    claims
+}
+
+/// A validly signed token whose `exp` is beyond what a `SystemTime` holds is refused
+/// with a claim error, never a panic; `Ed25519` (RFC 9864) is accepted as an algorithm
+/// name; a malformed key in the set skips that key only.
+#[test]
+fn a_huge_exp_is_refused_without_panicking_and_the_rfc_9864_name_verifies() {
+    let fixtures = fixtures();
+    let policy = policy(&fixtures);
+    let header = serde_json::json!({"alg": "Ed25519", "kid": "k1", "typ": "JWT"});
+    for exp in [
+        serde_json::json!(1e300),
+        serde_json::json!(u64::MAX),
+        serde_json::json!(1.8e19),
+    ] {
+        let (token, jwks) =
+            ed25519_token(&header, &claims(&fixtures, serde_json::json!({"exp": exp})));
+        let result = policy.verify(&token, &jwks, fixtures.now, None, None);
+        assert!(
+            matches!(result, Err(TokenError::Claim(_))),
+            "{exp}: {result:?}"
+        );
+    }
+    let (token, jwks) = ed25519_token(&header, &claims(&fixtures, serde_json::json!({})));
+    assert_eq!(jwks.keys().len(), 1, "the malformed key alone is skipped");
+    let verified = policy
+        .verify(&token, &jwks, fixtures.now, None, None)
+        .unwrap();
+    assert_eq!(verified.alg, Algorithm::Ed25519);
+    assert_eq!(Algorithm::from_name("Ed25519"), Some(Algorithm::Ed25519));
+}
+
+/// RFC 8725 §3.11: a JWT of another type (an access token, `at+jwt`) is no ID token.
+#[test]
+fn a_token_typed_as_something_else_is_refused() {
+    let fixtures = fixtures();
+    let policy = policy(&fixtures);
+    let body = claims(&fixtures, serde_json::json!({}));
+    for (typ, accepted) in [
+        (serde_json::json!("JWT"), true),
+        (serde_json::json!("jwt"), true),
+        (serde_json::json!("application/jwt"), true),
+        (serde_json::json!("at+jwt"), false),
+        (serde_json::json!("logout+jwt"), false),
+        (serde_json::json!(7), false),
+    ] {
+        let header = serde_json::json!({"alg": "EdDSA", "kid": "k1", "typ": typ});
+        let (token, jwks) = ed25519_token(&header, &body);
+        let result = policy.verify(&token, &jwks, fixtures.now, None, None);
+        assert_eq!(result.is_ok(), accepted, "typ {typ}: {result:?}");
+    }
+}
+
+/// OpenID Connect Core §3.1.3.7 item 3: audiences the client does not trust are refused
+/// by default, and accepted only when configured.
+#[test]
+fn audiences_the_client_does_not_trust_are_refused_unless_configured() {
+    let fixtures = fixtures();
+    let token = case(&fixtures, "multiple-audiences-with-azp");
+    let verify = |policy: IdTokenPolicy| {
+        policy.verify(
+            token,
+            &fixtures.jwks,
+            fixtures.now,
+            Some(&fixtures.nonce),
+            Some(&fixtures.access_token),
+        )
+    };
+    let strict = verify(policy(&fixtures));
+    assert!(
+        matches!(&strict, Err(TokenError::Claim(why)) if why.contains("does not trust")),
+        "{strict:?}"
+    );
+    assert!(verify(policy(&fixtures).trusted_audiences(["other".to_owned()])).is_ok());
 }

@@ -134,8 +134,6 @@ fn every_signing_layout_and_cipher_a_real_idp_uses_is_accepted() {
         // ECDSA P-256 (pysaml2's response re-signed by the xmlsec1 binary).
         "ecdsa-p256-xmlsec1",
         "encrypted-aes128cbc-signed-response",
-        // Unsigned envelope; the assertion inside the encryption carries the signature.
-        "encrypted-aes256cbc-signed-assertion",
         "encrypted-aes128gcm-signed-response",
     ] {
         let login = sp()
@@ -157,6 +155,7 @@ fn triple_des_is_refused_unless_opted_in() {
     let login = sp()
         .with_decryption_policy(DecryptionPolicy {
             allow_triple_des: true,
+            ..DecryptionPolicy::default()
         })
         .consume(&response("encrypted-3des-signed-response"))
         .unwrap();
@@ -498,4 +497,110 @@ fn percent_decode(value: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
+}
+
+/// Configuration from a caller cannot make time arithmetic panic: an absurd maximum age is
+/// clamped at construction.
+#[test]
+fn an_absurd_maximum_response_age_is_clamped_and_never_panics() {
+    let (sp, _) = sp_at(5);
+    let sp = sp.with_max_response_age(Duration::MAX);
+    assert!(sp.consume(&response("response-signed")).is_ok());
+    let (late, _) = sp_at(2 * 3600);
+    let late = late.with_max_response_age(Duration::MAX);
+    assert!(late.consume(&response("response-signed")).is_err());
+}
+
+/// `response` with the data CipherValue (the last one) passed through `edit`.
+fn with_ciphertext(name: &str, edit: impl Fn(&mut Vec<u8>)) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let xml = String::from_utf8(STANDARD.decode(response(name)).unwrap()).unwrap();
+    let close = xml.rfind("CipherValue>").unwrap();
+    let value_end = xml[..close].rfind('<').unwrap();
+    let value_start = xml[..value_end].rfind('>').unwrap() + 1;
+    let compact: String = xml[value_start..value_end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut bytes = STANDARD.decode(compact).unwrap();
+    edit(&mut bytes);
+    let edited = format!(
+        "{}{}{}",
+        &xml[..value_start],
+        STANDARD.encode(&bytes),
+        &xml[value_end..]
+    );
+    STANDARD.encode(edited)
+}
+
+/// The CBC decryption oracle (Jager–Somorovsky): an unsigned Response whose encrypted
+/// assertion no verified signature covers. Refused by default, before any private-key
+/// operation; with the dangerous opt-in, all 255 altered IVs give byte-identical errors,
+/// so nothing about the plaintext can be learnt from how a response is refused.
+#[test]
+fn a_cbc_assertion_in_an_unsigned_response_gives_no_decryption_oracle() {
+    let name = "encrypted-aes256cbc-signed-assertion";
+    let refused = sp().consume(&response(name)).unwrap_err();
+    assert!(
+        matches!(&refused, SamlError::Algorithm(why) if why.contains("CBC")),
+        "{refused}"
+    );
+    let risky = || {
+        sp().with_decryption_policy(DecryptionPolicy {
+            danger_cbc_without_signed_envelope: true,
+            ..DecryptionPolicy::default()
+        })
+    };
+    assert_eq!(
+        risky().consume(&response(name)).unwrap().name_id,
+        "alice@example.test"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for delta in 1..=255u8 {
+        let altered = with_ciphertext(name, |bytes| bytes[0] ^= delta);
+        let error = risky().consume(&altered).unwrap_err();
+        assert_eq!(error, SamlError::Decryption, "IV byte 0 ^ {delta}");
+        seen.insert(format!("{error:?} {error}"));
+        // One AuthnError class too: every variant counts as a failed login.
+        assert_eq!(
+            rampart_core::AuthnError::from(error),
+            rampart_core::AuthnError::InvalidCredentials
+        );
+    }
+    assert_eq!(seen.len(), 1, "byte-identical errors: {seen:?}");
+    // A ciphertext cut anywhere, or padded wrongly, fails the same way.
+    for cut in [1usize, 15, 16, 17, 31] {
+        let short = with_ciphertext(name, |bytes| bytes.truncate(bytes.len() - cut));
+        assert_eq!(
+            risky().consume(&short),
+            Err(SamlError::Decryption),
+            "cut {cut}"
+        );
+    }
+}
+
+/// At most two EncryptedKeys are tried, and one whose CipherValue is not the modulus
+/// long costs no private-key operation: it cannot fit.
+#[test]
+fn encrypted_keys_are_bounded_in_number_and_size() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    // The envelope is unsigned, so the edit is judged before any signature.
+    let name = "encrypted-aes256cbc-signed-assertion";
+    let xml = String::from_utf8(STANDARD.decode(response(name)).unwrap()).unwrap();
+    let start = xml
+        .find("<ns0:EncryptedKey")
+        .or_else(|| xml.find("EncryptedKey"))
+        .unwrap();
+    let start = xml[..start + 1].rfind('<').unwrap();
+    let end_tag = xml[start..].find("EncryptedKey>").unwrap() + start;
+    let end = xml[end_tag..].find('>').unwrap() + end_tag + 1;
+    let key = &xml[start..end];
+    let tripled = format!("{}{key}{key}{}", &xml[..end], &xml[end..]);
+    let error = sp().consume(&STANDARD.encode(tripled)).unwrap_err();
+    assert!(
+        matches!(&error, SamlError::Malformed(why) if why.contains("EncryptedKey")),
+        "{error}"
+    );
 }

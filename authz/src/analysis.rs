@@ -71,6 +71,16 @@ impl fmt::Display for EscalationDenied {
 
 impl std::error::Error for EscalationDenied {}
 
+/// Whether an RBAC write creates the object or updates one that exists: the apiserver's
+/// `escalate` check names the object only on update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOperation {
+    /// A POST to the collection: the request names no object.
+    Create,
+    /// A PUT or PATCH of a named object.
+    Update,
+}
+
 /// An RBAC object someone wants to create or update.
 #[derive(Clone, Copy, Debug)]
 pub enum RbacWrite<'a> {
@@ -205,27 +215,43 @@ impl Policy {
     ///
     /// # Errors
     /// Why the write would be refused.
+    ///
+    /// The `escalate` check names the object as the request does, as the apiserver's
+    /// `RoleEscalationAuthorized` takes the name from the request info: empty on create
+    /// (a POST to the collection), the object's name on update. So an `escalate` grant
+    /// scoped by `resourceNames` lets its holder update those roles, never create them.
+    /// The `bind` check names the referenced role, as `BindingAuthorized` does.
     pub fn may_write(
         &self,
         authorizer: &dyn Authorizer,
         user: &UserInfo,
         object: RbacWrite<'_>,
+        operation: WriteOperation,
         honour_privileged_group: bool,
     ) -> Result<String, EscalationDenied> {
         if honour_privileged_group && user.in_group(PRIVILEGED_GROUP) {
             return Ok(format!("member of {PRIVILEGED_GROUP}"));
         }
+        let request_name = |name: &'_ str| -> String {
+            match operation {
+                WriteOperation::Create => String::new(),
+                WriteOperation::Update => name.to_owned(),
+            }
+        };
         let (verb, resource, namespace, name) = match object {
             RbacWrite::Role(role) => (
                 "escalate",
                 "roles",
                 role.namespace.as_str(),
-                role.name.as_str(),
+                request_name(&role.name),
             ),
-            RbacWrite::ClusterRole(role) => ("escalate", "clusterroles", "", role.name.as_str()),
+            RbacWrite::ClusterRole(role) => {
+                ("escalate", "clusterroles", "", request_name(&role.name))
+            }
             RbacWrite::RoleBinding(binding) => bind_target(&binding.role_ref, &binding.namespace),
             RbacWrite::ClusterRoleBinding(binding) => bind_target(&binding.role_ref, ""),
         };
+        let name = name.as_str();
         let special = Attributes::Resource(ResourceAttributes {
             namespace: namespace.to_owned(),
             verb: verb.to_owned(),
@@ -292,13 +318,13 @@ fn held() -> String {
 fn bind_target<'a>(
     role_ref: &'a RoleRef,
     namespace: &'a str,
-) -> (&'static str, &'static str, &'a str, &'a str) {
+) -> (&'static str, &'static str, &'a str, String) {
     let resource = match role_ref.kind.as_str() {
         "ClusterRole" => "clusterroles",
         "Role" => "roles",
         _ => "",
     };
-    ("bind", resource, namespace, role_ref.name.as_str())
+    ("bind", resource, namespace, role_ref.name.clone())
 }
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.

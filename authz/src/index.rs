@@ -190,7 +190,7 @@ impl Index {
             let grant = index.compile_grant(policy, &mut role_ids, &binding.role_ref, "");
             index.add_binding(Binding::Cluster(binding.clone()), grant);
         }
-        for binding in policy.role_bindings() {
+        for binding in policy.effective_role_bindings() {
             let grant =
                 index.compile_grant(policy, &mut role_ids, &binding.role_ref, &binding.namespace);
             index.add_binding(Binding::Namespaced(binding.clone()), grant);

@@ -18,7 +18,9 @@ mod scan;
 mod validate;
 
 pub use aggregate::AggregationWarning;
-pub use analysis::{EscalationDenied, Grantee, PRIVILEGED_GROUP, RbacWrite, RulesFor, WhoCan};
+pub use analysis::{
+    EscalationDenied, Grantee, PRIVILEGED_GROUP, RbacWrite, RulesFor, WhoCan, WriteOperation,
+};
 pub use error::{Error, LoadErrors, Location, Result};
 pub use index::{IndexStats, RbacAuthorizer};
 #[cfg(feature = "kube")]

@@ -2,12 +2,22 @@
 //!
 //! # Policy for objects the API server would reject
 //!
-//! The loader **refuses** them. Each object is converted with the API's defaulting and then
-//! checked with the API server's own validation rules (`pkg/apis/rbac/validation`); an
-//! object that fails is reported with its file, document, item and field, and the whole
-//! load fails. Such an object cannot exist in a cluster, so guessing what it would mean
-//! would only produce answers no cluster gives. Duplicates (same kind, namespace and name)
-//! are refused for the same reason.
+//! Each object is converted with the API's defaulting and then checked with the API
+//! server's own validation rules (`pkg/apis/rbac/validation`). By default an object that
+//! fails is **still evaluated**, exactly as the Kubernetes authorizer code treats it, and
+//! the failure is returned as a warning (file, document, item and field) in
+//! [`Loaded::warnings`]: policies from Kubernetes' own authorizer tests and cluster dumps
+//! holding one legacy object must stay analysable. [`Loader::strict`] refuses such objects
+//! instead, for linting manifests before they are applied. What cannot be evaluated at
+//! all — a syntax error, a field of the wrong type, a Role without a namespace, two objects
+//! with the same kind, namespace and name — is refused in both modes.
+//!
+//! # Size
+//!
+//! Input is bounded by bytes ([`Loader::max_file_bytes`]), not by a count of documents a
+//! real cluster export exceeds: the YAML parser's document, node and event budgets grow
+//! with the input's length, while its alias and depth bounds (the billion-laughs guards)
+//! stay fixed.
 //!
 //! Objects handed to [`Policy`] directly (for example from a live cluster, where the API
 //! server has validated them) are not re-validated: they are evaluated exactly as the
@@ -41,6 +51,9 @@ pub struct Loaded {
     pub policy: Policy,
     /// Things skipped on purpose (other kinds), one line each.
     pub notes: Vec<String>,
+    /// Objects the API server would refuse, evaluated anyway (empty in strict mode, where
+    /// they are errors instead).
+    pub warnings: Vec<Error>,
 }
 
 /// Reads RBAC objects from manifests. See the module documentation for what it refuses.
@@ -48,6 +61,7 @@ pub struct Loaded {
 pub struct Loader {
     default_namespace: Option<String>,
     max_file_bytes: u64,
+    strict: bool,
 }
 
 impl Default for Loader {
@@ -55,6 +69,7 @@ impl Default for Loader {
         Loader {
             default_namespace: None,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            strict: false,
         }
     }
 }
@@ -69,6 +84,13 @@ impl Loader {
     /// apply them to).
     pub fn default_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.default_namespace = Some(namespace.into());
+        self
+    }
+
+    /// Refuse objects the API server would refuse, rather than evaluate them with a
+    /// warning: for linting manifests before they are applied.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
         self
     }
 
@@ -100,6 +122,21 @@ impl Loader {
         collector.text(file, text, file.ends_with(".json"));
         collector.finish()
     }
+}
+
+/// The YAML parser's options for an input of `len` bytes: budgets that count documents,
+/// nodes and events grow with the input (each needs at least a byte or two of it), so
+/// only the byte limit bounds a plain export; aliases, anchors and depth keep the parser's
+/// fixed bounds.
+fn yaml_options(len: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    let linear = len.saturating_add(1024);
+    budget.max_documents = linear;
+    budget.max_nodes = budget.max_nodes.max(linear);
+    budget.max_events = budget.max_events.max(linear.saturating_mul(2));
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 struct Collector<'l> {
@@ -189,7 +226,8 @@ impl<'l> Collector<'l> {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| e.to_string())
         } else {
-            serde_saphyr::from_multiple::<Value>(text).map_err(|e| e.to_string())
+            serde_saphyr::from_multiple_with_options::<Value>(text, yaml_options(text.len()))
+                .map_err(|e| e.to_string())
         };
         match documents {
             Ok(documents) => {
@@ -237,6 +275,30 @@ impl<'l> Collector<'l> {
         }
     }
 
+    /// What the API server's validation refuses: an error in strict mode, otherwise a
+    /// warning about an object evaluated anyway.
+    fn refused_by_api_server(
+        &mut self,
+        location: &Location,
+        kind: &str,
+        name: &str,
+        field: &str,
+        reason: &str,
+    ) {
+        let finding = Error::Invalid {
+            location: location.clone(),
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if self.loader.strict {
+            self.errors.push(finding);
+        } else {
+            self.loaded.warnings.push(finding);
+        }
+    }
+
     fn invalid(&mut self, location: &Location, kind: &str, name: &str, field: &str, reason: &str) {
         self.errors.push(Error::Invalid {
             location: location.clone(),
@@ -271,7 +333,7 @@ impl<'l> Collector<'l> {
             return;
         }
         if api_version != RBAC_API_VERSION {
-            return self.invalid(
+            self.refused_by_api_server(
                 location,
                 &kind,
                 "",
@@ -280,6 +342,9 @@ impl<'l> Collector<'l> {
                     "`{api_version}` is not served since Kubernetes 1.22; use `{RBAC_API_VERSION}`"
                 ),
             );
+            if self.loader.strict {
+                return;
+            }
         }
         match kind.as_str() {
             "Role" => {
@@ -379,10 +444,11 @@ impl<'l> Collector<'l> {
         name: &str,
         problems: Vec<Invalid>,
     ) -> bool {
-        if !problems.is_empty() {
-            for (field, reason) in problems {
-                self.invalid(location, kind, name, &field, &reason);
-            }
+        let refused = !problems.is_empty();
+        for (field, reason) in problems {
+            self.refused_by_api_server(location, kind, name, &field, &reason);
+        }
+        if refused && self.loader.strict {
             return false;
         }
         let (namespace, object_name) = key;

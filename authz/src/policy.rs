@@ -260,6 +260,16 @@ pub struct RoleBinding {
     pub subjects: Vec<Subject>,
 }
 
+impl RoleBinding {
+    /// Whether this binding can grant anything. A RoleBinding grants only inside its
+    /// namespace, so one without a namespace — which only code can build: the API server
+    /// requires one — grants nothing anywhere (never cluster-wide). The index and the
+    /// reference authorizer both ask this one function.
+    pub fn grants_in_its_namespace(&self) -> bool {
+        !self.namespace.is_empty()
+    }
+}
+
 /// A `ClusterRoleBinding`: grants a cluster role everywhere.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterRoleBinding {
@@ -415,7 +425,8 @@ impl Policy {
         self.role_bindings.values()
     }
 
-    /// The RoleBindings of one namespace, ordered by name.
+    /// The RoleBindings of one namespace, ordered by name. Only those that can grant
+    /// anything: see [`RoleBinding::grants_in_its_namespace`].
     pub fn role_bindings_in<'a>(
         &'a self,
         namespace: &'a str,
@@ -424,6 +435,13 @@ impl Policy {
             .range(key(namespace, "")..)
             .take_while(move |((ns, _), _)| ns == namespace)
             .map(|(_, binding)| binding)
+            .filter(|binding| binding.grants_in_its_namespace())
+    }
+
+    /// The RoleBindings that can grant anything, ordered by namespace and name.
+    pub(crate) fn effective_role_bindings(&self) -> impl Iterator<Item = &RoleBinding> {
+        self.role_bindings()
+            .filter(|binding| binding.grants_in_its_namespace())
     }
 
     /// The ClusterRoleBindings, ordered by name.

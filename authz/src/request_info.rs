@@ -28,6 +28,10 @@ pub enum RequestInfoError {
     /// answers with an error.
     #[error("unable to determine kind and namespace from the request path")]
     NoResource,
+    /// The target is neither empty nor an absolute path (`/...`): an HTTP server refuses
+    /// it before any handler runs.
+    #[error("request target is not an absolute path")]
+    NotAbsolutePath,
 }
 
 /// What the apiserver learns from a request's method, path and query.
@@ -118,6 +122,11 @@ impl RequestInfoFactory {
     pub fn parse(&self, method: &str, target: &str) -> Result<RequestInfo, RequestInfoError> {
         if target.len() > MAX_TARGET_BYTES {
             return Err(RequestInfoError::TooLong);
+        }
+        // Empty is Go's URL.Path of `http://host` (Kubernetes' own table has it); anything
+        // else must be an absolute path.
+        if !target.is_empty() && !target.starts_with('/') {
+            return Err(RequestInfoError::NotAbsolutePath);
         }
         let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
         let raw_path = raw_path.split_once('#').map_or(raw_path, |(path, _)| path);
@@ -245,17 +254,18 @@ impl Query {
 }
 
 /// Go's `url.ParseQuery`, keeping only the pairs it would keep: pairs are split on `&`,
-/// a key with `;` is dropped, and so is a pair with a malformed escape.
+/// a pair with `;` anywhere in its raw text (key or value) is dropped, and so is a pair
+/// with a malformed escape.
 fn parse_query(raw: &str) -> Query {
     let mut pairs = Vec::new();
     for pair in raw.split('&') {
         if pair.is_empty() {
             continue;
         }
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key.contains(';') {
+        if pair.contains(';') {
             continue;
         }
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if let (Some(key), Some(value)) = (percent_decode(key, true), percent_decode(value, true)) {
             pairs.push((key, value));
         }

@@ -57,8 +57,10 @@ pub struct Risk {
     pub role: RoleRef,
     /// Who holds it.
     pub subjects: Vec<Subject>,
-    /// Whether it is part of Kubernetes' default policy (binding name starts `system:`,
-    /// or it is the `cluster-admin` binding), which operators usually accept.
+    /// Whether it is exactly a binding of Kubernetes' default policy — same kind,
+    /// namespace, name, role and subjects as kube-apiserver ships it — which operators
+    /// usually accept. Judged by content, never by name: a `system:`-named backdoor or an
+    /// extra subject on `cluster-admin` is not bootstrap.
     pub bootstrap: bool,
 }
 
@@ -303,6 +305,67 @@ fn probe_allowed(rules: &[PolicyRule], probe: &Probe, namespace: &str) -> bool {
     rules.iter().any(|rule| rule_allows(&request, rule))
 }
 
+/// Kubernetes' default bindings as kube-apiserver creates them (its own golden files,
+/// `plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata`), built in.
+static DEFAULT_BINDINGS: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(|| {
+    let files = [
+        (
+            "cluster-role-bindings.yaml",
+            include_str!("../tests/fixtures/k8s-bootstrap-policy/cluster-role-bindings.yaml"),
+        ),
+        (
+            "controller-role-bindings.yaml",
+            include_str!("../tests/fixtures/k8s-bootstrap-policy/controller-role-bindings.yaml"),
+        ),
+        (
+            "namespace-role-bindings.yaml",
+            include_str!("../tests/fixtures/k8s-bootstrap-policy/namespace-role-bindings.yaml"),
+        ),
+    ];
+    let mut policy = Policy::new();
+    for (name, text) in files {
+        if let Ok(loaded) = crate::Loader::new().strict(true).load_str(name, text) {
+            for binding in loaded.policy.cluster_role_bindings() {
+                policy.add_cluster_role_binding(binding.clone());
+            }
+            for binding in loaded.policy.role_bindings() {
+                policy.add_role_binding(binding.clone());
+            }
+        }
+    }
+    policy
+});
+
+/// Whether a binding is exactly one of Kubernetes' defaults: the one rule that decides
+/// [`Risk::bootstrap`]. Subjects compare as a set.
+fn is_default_binding(
+    namespace: &str,
+    name: &str,
+    role_ref: &RoleRef,
+    subjects: &[Subject],
+) -> bool {
+    let shipped = if namespace.is_empty() {
+        DEFAULT_BINDINGS
+            .cluster_role_bindings()
+            .find(|b| b.name == name)
+            .map(|b| (&b.role_ref, &b.subjects))
+    } else {
+        DEFAULT_BINDINGS
+            .role_bindings_in(namespace)
+            .find(|b| b.name == name)
+            .map(|b| (&b.role_ref, &b.subjects))
+    };
+    shipped.is_some_and(|(shipped_role, shipped_subjects)| {
+        let mut ours = subjects.to_vec();
+        let mut theirs = shipped_subjects.clone();
+        ours.sort();
+        ours.dedup();
+        theirs.sort();
+        theirs.dedup();
+        shipped_role == role_ref && ours == theirs
+    })
+}
+
 impl Policy {
     /// Every binding whose role allows one of the dangerous requests, most severe first.
     /// A grant through a RoleBinding is tested in that binding's namespace; non-resource
@@ -355,7 +418,7 @@ impl Policy {
                         namespace: namespace.to_owned(),
                         role: role_ref.clone(),
                         subjects: subjects.clone(),
-                        bootstrap: name.starts_with("system:") || name == "cluster-admin",
+                        bootstrap: is_default_binding(namespace, name, role_ref, subjects),
                     });
                 }
             }

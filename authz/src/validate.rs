@@ -60,7 +60,9 @@ fn validate_rules(errors: &mut Vec<Invalid>, rules: &[PolicyRule], namespaced: b
             );
             check(
                 errors,
-                rule.api_groups.is_empty() && rule.resources.is_empty(),
+                rule.api_groups.is_empty()
+                    && rule.resources.is_empty()
+                    && rule.resource_names.is_empty(),
                 format!("{field}.nonResourceURLs"),
                 "rules cannot apply to both regular resources and non-resource URLs",
             );

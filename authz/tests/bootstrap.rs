@@ -12,7 +12,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use rampart_authz::{Loader, Policy, RbacWrite, RoleRef, Severity};
+use rampart_authz::{Loader, Policy, RbacWrite, RoleRef, Severity, WriteOperation};
 use rampart_core::{Authorizer, UserInfo};
 use support::*;
 
@@ -264,12 +264,24 @@ fn aggregated_roles_bound_in_a_namespace() {
     let to_edit = binding("team-a", "x", RoleRef::cluster_role("edit"), &["User:eve"]);
     assert!(
         policy
-            .may_write(&both.index, &carol, RbacWrite::RoleBinding(&to_edit), true)
+            .may_write(
+                &both.index,
+                &carol,
+                RbacWrite::RoleBinding(&to_edit),
+                WriteOperation::Create,
+                true
+            )
             .is_ok()
     );
     let to_admin = binding("team-a", "y", RoleRef::cluster_role("admin"), &["User:eve"]);
     let denied = policy
-        .may_write(&both.index, &bob, RbacWrite::RoleBinding(&to_admin), true)
+        .may_write(
+            &both.index,
+            &bob,
+            RbacWrite::RoleBinding(&to_admin),
+            WriteOperation::Create,
+            true,
+        )
         .unwrap_err();
     assert!(denied.message.starts_with(r#"user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:"#), "{}", denied.message);
     assert!(!denied.missing.is_empty());
@@ -281,6 +293,7 @@ fn aggregated_roles_bound_in_a_namespace() {
                 &both.index,
                 &carol,
                 RbacWrite::RoleBinding(&elsewhere),
+                WriteOperation::Create,
                 true
             )
             .is_err()
@@ -289,7 +302,13 @@ fn aggregated_roles_bound_in_a_namespace() {
     let root = user("root", "system:masters");
     assert!(
         policy
-            .may_write(&both.index, &root, RbacWrite::RoleBinding(&elsewhere), true)
+            .may_write(
+                &both.index,
+                &root,
+                RbacWrite::RoleBinding(&elsewhere),
+                WriteOperation::Create,
+                true
+            )
             .is_ok()
     );
 }
@@ -392,4 +411,95 @@ fn risk_report_flags_the_dangerous_default_grants() {
                 .is_allowed()
         );
     }
+}
+
+/// The apiserver's `escalate` check names the object only on update (the request's name
+/// is empty on create), so `escalate` scoped by `resourceNames` never lets its holder
+/// create a role with permissions they do not hold.
+#[test]
+fn a_resource_names_scoped_escalate_allows_updates_but_never_creates() {
+    let mut policy = Policy::new();
+    policy.add_cluster_role(cluster_role(
+        "escalate-r1",
+        vec![go_rule("escalate", "rbac.authorization.k8s.io", "roles", "").with_names(["r1"])],
+    ));
+    policy.add_role_binding(binding(
+        "team",
+        "escalators",
+        RoleRef::cluster_role("escalate-r1"),
+        &["User:dave"],
+    ));
+    let index = rampart_authz::RbacAuthorizer::new(&policy);
+    let dave = user("dave", "");
+    let powerful = role("team", "r1", vec![go_rule("*", "*", "*", "")]);
+    let created = policy.may_write(
+        &index,
+        &dave,
+        RbacWrite::Role(&powerful),
+        WriteOperation::Create,
+        true,
+    );
+    assert!(created.is_err(), "create: {created:?}");
+    let updated = policy.may_write(
+        &index,
+        &dave,
+        RbacWrite::Role(&powerful),
+        WriteOperation::Update,
+        true,
+    );
+    assert!(updated.is_ok(), "update: {updated:?}");
+    let other = role("team", "r2", vec![go_rule("*", "*", "*", "")]);
+    assert!(
+        policy
+            .may_write(
+                &index,
+                &dave,
+                RbacWrite::Role(&other),
+                WriteOperation::Update,
+                true
+            )
+            .is_err()
+    );
+}
+
+/// `bootstrap` is decided by content: a `system:`-named backdoor binding and an extra
+/// subject on `cluster-admin` are reported as the operator's own grants.
+#[test]
+fn the_risk_report_cannot_be_hidden_from_by_a_default_looking_name() {
+    let mut policy = bootstrap();
+    let shipped: Vec<_> = policy
+        .risks()
+        .into_iter()
+        .filter(|r| !r.bootstrap)
+        .collect();
+    assert!(
+        shipped.is_empty(),
+        "the default policy is all bootstrap: {shipped:?}"
+    );
+    policy.add_cluster_role_binding(cluster_binding(
+        "system:controller:backdoor",
+        "cluster-admin",
+        &["User:mallory"],
+    ));
+    let mut admin = policy
+        .cluster_role_bindings()
+        .find(|b| b.name == "cluster-admin")
+        .unwrap()
+        .clone();
+    admin.subjects.extend(subjects(&["User:eve"]));
+    policy.add_cluster_role_binding(admin);
+    let reported: Vec<String> = policy
+        .risks()
+        .into_iter()
+        .filter(|r| !r.bootstrap)
+        .map(|r| r.binding_name)
+        .collect();
+    assert!(
+        reported.contains(&"system:controller:backdoor".to_owned()),
+        "{reported:?}"
+    );
+    assert!(
+        reported.contains(&"cluster-admin".to_owned()),
+        "{reported:?}"
+    );
 }

@@ -123,6 +123,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             pick(NAMESPACES),
             role_ref(),
             proptest::collection::vec(subject(), 0..3),
+            proptest::bool::weighted(0.2),
         ),
         0..6,
     );
@@ -143,9 +144,13 @@ fn policy() -> impl Strategy<Value = Policy> {
                 rules,
             });
         }
-        for (position, (namespace, role_ref, subjects)) in bindings.into_iter().enumerate() {
+        for (position, (namespace, role_ref, subjects, namespaceless)) in
+            bindings.into_iter().enumerate()
+        {
             let name = format!("b{position}");
-            if namespace.is_empty() {
+            // A RoleBinding without a namespace can only be built in code; it grants
+            // nothing, in the index as in the reference.
+            if namespace.is_empty() && !namespaceless {
                 policy.add_cluster_role_binding(ClusterRoleBinding {
                     name,
                     role_ref,

@@ -1442,3 +1442,79 @@ fn subject_locator() {
         expect(&supers)
     );
 }
+
+/// Go's `url.ParseQuery` (since Go 1.17) drops a pair when `;` appears anywhere in it —
+/// key or value — and keeps the other pairs; the apiserver reads `req.URL.Query()`.
+#[test]
+fn query_pairs_with_a_semicolon_anywhere_are_dropped_as_go_drops_them() {
+    let factory = RequestInfoFactory::default();
+    let parse = |target: &str| factory.parse("GET", target).unwrap();
+    // (target, name taken from the field selector, verb)
+    let table = [
+        // The review's case: the apiserver sees no selector, so this is a plain list.
+        (
+            "/api/v1/namespaces/a/secrets?fieldSelector=metadata.name=allowed,a=b;",
+            "",
+            "list",
+        ),
+        (
+            "/api/v1/namespaces/a/secrets?fieldSelector=metadata.name%3Dallowed;x",
+            "",
+            "list",
+        ),
+        (
+            "/api/v1/namespaces/a/secrets?field;Selector=metadata.name%3Dallowed",
+            "",
+            "list",
+        ),
+        // Other pairs survive.
+        (
+            "/api/v1/namespaces/a/secrets?a=1;b&fieldSelector=metadata.name%3Dok",
+            "ok",
+            "list",
+        ),
+        (
+            "/api/v1/namespaces/a/secrets?fieldSelector=metadata.name%3Dok&watch=1;",
+            "ok",
+            "list",
+        ),
+        (
+            "/api/v1/namespaces/a/secrets?fieldSelector=metadata.name%3Dok&watch=1",
+            "ok",
+            "watch",
+        ),
+        // An escaped semicolon is not a separator: Go checks the raw text only.
+        (
+            "/api/v1/namespaces/a/secrets?fieldSelector=metadata.name%3Dok&x=%3B",
+            "ok",
+            "list",
+        ),
+    ];
+    for (target, name, verb) in table {
+        let info = parse(target);
+        assert_eq!(
+            (info.name.as_str(), info.verb.as_str()),
+            (name, verb),
+            "{target}"
+        );
+    }
+}
+
+/// A request target that is not an absolute path is refused (an HTTP server answers 400
+/// before the apiserver's handlers see it).
+#[test]
+fn a_request_target_must_start_with_a_slash() {
+    let factory = RequestInfoFactory::default();
+    for target in [
+        "api/v1/pods",
+        "*",
+        "http://x/api/v1/pods",
+        "?watch=1",
+        "pods/x",
+    ] {
+        assert!(factory.parse("GET", target).is_err(), "{target:?}");
+    }
+    // An empty target is Go's URL.Path of `http://host`, in Kubernetes' own table.
+    assert!(factory.parse("GET", "").is_ok());
+    assert!(factory.parse("GET", "/").is_ok());
+}

@@ -9,8 +9,13 @@
 
 use rampart_authz::{Error, LoadErrors, Loader};
 
+/// What strict mode refuses (the API server's validation); see
+/// `objects_the_api_server_would_refuse_are_evaluated_with_a_warning_by_default`.
 fn errors(text: &str) -> Vec<String> {
-    let LoadErrors(errors) = Loader::new().load_str("test.yaml", text).unwrap_err();
+    let LoadErrors(errors) = Loader::new()
+        .strict(true)
+        .load_str("test.yaml", text)
+        .unwrap_err();
     errors.iter().map(ToString::to_string).collect()
 }
 
@@ -187,4 +192,47 @@ fn hostile_yaml_is_refused_not_expanded() {
             .load_str("noise.yaml", "\u{0}\u{1}\u{2}: :\n- - -")
             .is_err()
     );
+}
+
+/// Kubernetes' own authorizer tests and cluster dumps hold objects today's API validation
+/// refuses; the authorizer still evaluates them, and so does the loader by default.
+#[test]
+fn objects_the_api_server_would_refuse_are_evaluated_with_a_warning_by_default() {
+    let mixed = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: mixed}\nrules:\n- {apiGroups: [\"\"], resources: [pods], nonResourceURLs: [/healthz], verbs: [get]}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mixed}\nsubjects:\n- {kind: ServiceAccount, name: \"bar \", namespace: ns}\n";
+    let loaded = Loader::new().load_str("legacy.yaml", mixed).unwrap();
+    assert_eq!(loaded.policy.counts(), [0, 1, 0, 1], "both are evaluated");
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("legacy.yaml, document 1") && warnings[0].contains("nonResourceURLs")
+    );
+    assert!(warnings[1].contains("document 2") && warnings[1].contains("subjects[0]"));
+    let LoadErrors(refused) = Loader::new()
+        .strict(true)
+        .load_str("legacy.yaml", mixed)
+        .unwrap_err();
+    assert_eq!(refused.len(), 2);
+}
+
+/// The API server refuses `resourceNames` on a `nonResourceURLs` rule.
+#[test]
+fn resource_names_on_a_non_resource_rule_are_refused_as_the_api_server_refuses_them() {
+    let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: c}\nrules:\n- {nonResourceURLs: [/healthz], resourceNames: [x], verbs: [get]}\n";
+    assert!(one_error(text).contains("nonResourceURLs"));
+}
+
+/// A cluster export with more documents than the YAML parser's default document budget
+/// (1,024) loads: input is bounded by bytes.
+#[test]
+fn a_large_multi_document_export_loads() {
+    let mut text = String::new();
+    for n in 0..12_000 {
+        text.push_str(&format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: b{n}, namespace: ns{}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\nsubjects:\n- {{kind: User, name: user{n}}}\n",
+            n % 50
+        ));
+    }
+    assert!(text.len() > 2_000_000);
+    let loaded = Loader::new().load_str("export.yaml", &text).unwrap();
+    assert_eq!(loaded.policy.counts(), [0, 0, 12_000, 0]);
 }

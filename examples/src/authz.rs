@@ -34,17 +34,24 @@ pub struct PolicySource {
     /// Namespace for Roles and RoleBindings that name none.
     #[arg(long, value_name = "NS")]
     default_namespace: Option<String>,
+    /// Refuse objects the API server would refuse (by default they are evaluated as the
+    /// authorizer evaluates them, with a warning on stderr).
+    #[arg(long)]
+    strict: bool,
 }
 
 impl PolicySource {
     /// Loads and aggregates; load errors and aggregation warnings go to stderr.
     fn load(&self) -> Result<Policy, ExitCode> {
-        let mut loader = Loader::new();
+        let mut loader = Loader::new().strict(self.strict);
         if let Some(namespace) = &self.default_namespace {
             loader = loader.default_namespace(namespace.clone());
         }
         match loader.load_paths(&self.paths) {
             Ok(mut loaded) => {
+                for warning in &loaded.warnings {
+                    eprintln!("warning: the API server would refuse this object: {warning}");
+                }
                 for warning in loaded.policy.aggregate() {
                     eprintln!("warning: {warning}");
                 }

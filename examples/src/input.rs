@@ -36,7 +36,10 @@ pub fn judge_lines(mut judge: impl FnMut(&str) -> serde_json::Value) -> Result<(
         next_line(&mut reader, MAX_LINE_BYTES).map_err(|error| format!("reading stdin: {error}"))?
     {
         let verdict = match line {
-            Line::Text(text) if text.trim().is_empty() => continue,
+            // Every line gets its verdict, so verdicts stay aligned with inputs.
+            Line::Text(text) if text.trim().is_empty() => {
+                serde_json::json!({"accepted": false, "error": "empty line: nothing to verify"})
+            }
             Line::Text(text) => judge(text.trim()),
             Line::TooLong => serde_json::json!({
                 "accepted": false,

@@ -59,9 +59,14 @@ pub struct VerifyArgs {
     /// The access token returned with the ID tokens: their `at_hash` is then checked.
     #[arg(long)]
     access_token: Option<String>,
-    /// Accepted algorithms, comma-separated (default RS256,ES256).
+    /// Accepted algorithms, comma-separated (default RS256,ES256; `Ed25519` and `EdDSA`
+    /// name Ed25519).
     #[arg(long, value_delimiter = ',')]
     allowed_algs: Vec<String>,
+    /// Another audience tokens may name beside the client id (repeatable); by default a
+    /// token naming any other audience is refused (OpenID Connect Core 3.1.3.7).
+    #[arg(long = "trusted-audience", value_name = "AUD")]
+    trusted_audiences: Vec<String>,
     #[command(flatten)]
     mapping: MappingArgs,
 }
@@ -69,7 +74,8 @@ pub struct VerifyArgs {
 /// How verified claims become a Kubernetes user (kube-apiserver's `--oidc-*` flags).
 #[derive(Debug, Args)]
 pub struct MappingArgs {
-    /// With email as the username: require email_verified to be present and true.
+    /// Require a verified email (email present, email_verified true), whatever the
+    /// username claim is.
     #[arg(long)]
     require_email_verified: bool,
     /// The claim naming the user (default: sub for OIDC, name_id for SAML).
@@ -238,7 +244,8 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
     }
     let keys =
         JwkSet::from_json(&load(&args.jwks, &args.ca_file)?).map_err(|error| error.to_string())?;
-    let mut policy = IdTokenPolicy::new(&issuer, &args.client_id);
+    let mut policy = IdTokenPolicy::new(&issuer, &args.client_id)
+        .trusted_audiences(args.trusted_audiences.iter().cloned());
     if !args.allowed_algs.is_empty() {
         policy = policy.algorithms(algorithms(&args.allowed_algs)?);
     }

@@ -74,6 +74,10 @@ pub struct VerifyArgs {
     /// Accept 3DES-encrypted assertions.
     #[arg(long)]
     allow_3des: bool,
+    /// Dangerous: decrypt a CBC-encrypted assertion in an unsigned Response (malleable
+    /// ciphertext, a decryption oracle); by default such a response is refused.
+    #[arg(long)]
+    danger_cbc_without_signed_envelope: bool,
     /// How the NameID (claim `name_id`) and attributes (claims by Name) become a user.
     #[command(flatten)]
     mapping: MappingArgs,
@@ -156,6 +160,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
         .allow_unsolicited(args.allow_unsolicited)
         .with_decryption_policy(DecryptionPolicy {
             allow_triple_des: args.allow_3des,
+            danger_cbc_without_signed_envelope: args.danger_cbc_without_signed_envelope,
         })
         .with_mapping(args.mapping.mapping(NAME_ID_CLAIM));
     if let Some(path) = &args.sp_key {

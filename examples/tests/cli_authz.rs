@@ -270,3 +270,36 @@ fn policy_dir(name: &str, file: &str, yaml: &str) -> std::path::PathBuf {
     std::fs::write(dir.join(file), yaml).unwrap();
     dir
 }
+
+/// An object today's API validation refuses (a rule mixing resources and non-resource
+/// URLs) is evaluated as the authorizer evaluates it, with a warning naming file, document
+/// and field; `--strict` refuses it, for linting.
+#[test]
+fn objects_the_api_server_would_refuse_are_evaluated_with_a_warning_unless_strict() {
+    let dir = policy_dir(
+        "legacy",
+        "legacy.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: mixed}\nrules:\n- {apiGroups: [\"\"], resources: [pods], nonResourceURLs: [/healthz], verbs: [get]}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mixed}\nsubjects:\n- {kind: User, name: alice}\n",
+    );
+    let path = dir.to_str().unwrap();
+    let lenient = rampart(
+        &["authz", "can-i", "get", "pods", "--as", "alice", "-f", path],
+        "",
+    );
+    assert_eq!(lenient.status.code(), Some(0), "{lenient:?}");
+    assert_eq!(stdout(&lenient), "yes\n");
+    let warning = String::from_utf8_lossy(&lenient.stderr);
+    assert!(
+        warning.contains("legacy.yaml, document 1") && warning.contains("nonResourceURLs"),
+        "{warning}"
+    );
+    let strict = rampart(
+        &[
+            "authz", "can-i", "get", "pods", "--as", "alice", "--strict", "-f", path,
+        ],
+        "",
+    );
+    assert_eq!(strict.status.code(), Some(2));
+    assert_eq!(stdout(&strict), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

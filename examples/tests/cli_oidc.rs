@@ -76,7 +76,9 @@ fn every_fixture_case_gets_its_labelled_verdict() {
             "--access-token",
             tokens["access_token"].as_str().unwrap(),
             "--allowed-algs",
-            "RS256,PS256,ES256,ES384,EdDSA",
+            "RS256,PS256,ES256,ES384,EdDSA,Ed25519",
+            "--trusted-audience",
+            "other",
             "--username-claim",
             "email",
             "--groups-claim",
@@ -324,4 +326,54 @@ fn discovery_urls_must_be_https_and_reachable() {
         assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
         assert!(out.stdout.is_empty());
     }
+}
+
+/// One verdict per input line, an empty line included, so verdicts stay aligned with
+/// inputs; `--require-email-verified` holds whatever the username claim is; `Ed25519`
+/// (RFC 9864) is a name `--allowed-algs` accepts.
+#[test]
+fn every_line_gets_one_verdict_and_the_email_promise_holds_for_any_username_claim() {
+    let tokens: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/tokens.json")).unwrap())
+            .unwrap();
+    let token = |name: &str| {
+        tokens["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|case| case["name"] == name)
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let stdin = format!(
+        "{}\n\n{}\n   \n{}\n",
+        token("es256"),
+        token("email-not-verified"),
+        token("es256"),
+    );
+    let out = verify(
+        &format!("{FIXTURES}/discovery.json"),
+        &format!("{FIXTURES}/jwks.json"),
+        tokens["client_id"].as_str().unwrap(),
+        &[
+            "--now",
+            "2027-01-15T08:01:00Z",
+            "--allowed-algs",
+            "ES256,Ed25519",
+            "--require-email-verified",
+        ],
+        stdin.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let verdicts = lines(&out);
+    assert_eq!(verdicts.len(), 5, "one verdict per line: {verdicts:?}");
+    let accepted: Vec<bool> = verdicts
+        .iter()
+        .map(|v| v["accepted"].as_bool().unwrap())
+        .collect();
+    // The username is `sub`, yet the unverified email is refused.
+    assert_eq!(accepted, [true, false, false, false, true], "{verdicts:?}");
+    assert!(verdicts[1]["error"].as_str().unwrap().contains("empty"));
 }

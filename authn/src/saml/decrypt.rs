@@ -62,7 +62,19 @@ impl SpKey {
 pub struct DecryptionPolicy {
     /// Accept `tripledes-cbc` (a 64-bit block cipher; off by default).
     pub allow_triple_des: bool,
+    /// **Dangerous.** Decrypt a CBC-encrypted assertion (AES-CBC or 3DES) that no verified
+    /// signature covers — an unsigned Response carrying an `EncryptedAssertion`. CBC is
+    /// malleable: anyone holding one such response can alter its ciphertext and learn from
+    /// how it is refused (Jager–Somorovsky, "How to break XML Encryption", 2011). Off by
+    /// default: such a response is refused before any private-key operation; have the IdP
+    /// sign the Response, or encrypt with AES-GCM. When on, every failure from key
+    /// unwrapping through the inner signature is the one [`SamlError::Decryption`].
+    pub danger_cbc_without_signed_envelope: bool,
 }
+
+/// Most `EncryptedKey`s tried per assertion: one per SP key an IdP may encrypt for during a
+/// rollover. More is work an anonymous sender could multiply.
+pub(crate) const MAX_ENCRYPTED_KEYS: usize = 2;
 
 /// One `EncryptedKey`: how the content key was wrapped, and the wrapped bytes.
 #[derive(Debug, Default, Clone)]
@@ -81,32 +93,88 @@ struct Encrypted {
     keys: Vec<WrappedKey>,
 }
 
+/// An `EncryptedAssertion` whose algorithms passed every check, ready to open: nothing
+/// here has touched the private key.
+pub(crate) struct Prepared {
+    content: ContentCipher,
+    ciphertext: Vec<u8>,
+    keys: Vec<(Vec<u8>, &'static MdRef, &'static MdRef)>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("content", &self.content)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// Whether the content cipher is CBC (malleable, unauthenticated).
+    pub(crate) fn is_cbc(&self) -> bool {
+        matches!(
+            self.content,
+            ContentCipher::AesCbc(_) | ContentCipher::TripleDesCbc
+        )
+    }
+}
+
+/// Reads the first `EncryptedAssertion` in `xml` and judges its algorithms, its number of
+/// `EncryptedKey`s and their sizes — everything that needs no private-key operation.
+/// Errors here say what is wrong; nothing about the plaintext can be learnt from them.
+pub(crate) fn prepare(
+    xml: &str,
+    key: &SpKey,
+    policy: DecryptionPolicy,
+) -> Result<Prepared, SamlError> {
+    let encrypted = extract(xml)?;
+    if encrypted.keys.len() > MAX_ENCRYPTED_KEYS {
+        return Err(SamlError::Malformed(format!(
+            "more than {MAX_ENCRYPTED_KEYS} EncryptedKey elements"
+        )));
+    }
+    let content = ContentCipher::from_uri(&encrypted.data_algorithm, policy)?;
+    let modulus_len = key.key.size();
+    let mut keys = Vec::with_capacity(encrypted.keys.len());
+    for wrapped in &encrypted.keys {
+        let (oaep, mgf) = key_transport_digests(wrapped)?;
+        // Only a CipherValue exactly the modulus long can be an RSA ciphertext for this
+        // key: anything else is skipped without a private-key operation.
+        if let Some(value) = decode_base64(&wrapped.cipher_value)
+            && value.len() == modulus_len
+        {
+            keys.push((value, oaep, mgf));
+        }
+    }
+    let ciphertext = decode_base64(&encrypted.data_cipher_value).ok_or(SamlError::Decryption)?;
+    Ok(Prepared {
+        content,
+        ciphertext,
+        keys,
+    })
+}
+
+/// Unwraps the content key and decrypts: the assertion's XML, or `None` — one answer for
+/// every way this can fail (no key fits, bad padding, bad length, not UTF-8).
+pub(crate) fn open(prepared: &Prepared, key: &SpKey) -> Option<String> {
+    let content_key = prepared.keys.iter().find_map(|(wrapped, oaep, mgf)| {
+        unwrap_key(wrapped, (oaep, mgf), key).filter(|k| k.len() == prepared.content.key_len())
+    })?;
+    let plaintext = prepared
+        .content
+        .decrypt(&content_key, &prepared.ciphertext)?;
+    String::from_utf8(plaintext).ok()
+}
+
 /// Decrypts the first `EncryptedAssertion` in `xml` and returns the assertion's XML.
 pub(crate) fn decrypt_assertion(
     xml: &str,
     key: &SpKey,
     policy: DecryptionPolicy,
 ) -> Result<String, SamlError> {
-    let encrypted = extract(xml)?;
-    let content = ContentCipher::from_uri(&encrypted.data_algorithm, policy)?;
-    // Every EncryptedKey's algorithms are judged before any private-key operation.
-    let transports = encrypted
-        .keys
-        .iter()
-        .map(|wrapped| key_transport_digests(wrapped).map(|digests| (wrapped, digests)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let failed = || SamlError::Decryption;
-    let ciphertext = decode_base64(&encrypted.data_cipher_value).ok_or_else(failed)?;
-    let content_key = transports
-        .iter()
-        .find_map(|(wrapped, digests)| {
-            unwrap_key(wrapped, *digests, key).filter(|k| k.len() == content.key_len())
-        })
-        .ok_or_else(failed)?;
-    let plaintext = content
-        .decrypt(&content_key, &ciphertext)
-        .ok_or_else(failed)?;
-    String::from_utf8(plaintext).map_err(|_| failed())
+    let prepared = prepare(xml, key, policy)?;
+    open(&prepared, key).ok_or(SamlError::Decryption)
 }
 
 /// Walks the first `EncryptedAssertion` and collects its algorithms and cipher values.
@@ -240,18 +308,17 @@ fn key_transport_digests(
 
 /// The content key, or `None` when this key was not wrapped for us.
 fn unwrap_key(
-    wrapped: &WrappedKey,
+    ciphertext: &[u8],
     (oaep_digest, mgf_digest): (&'static MdRef, &'static MdRef),
     key: &SpKey,
 ) -> Option<Vec<u8>> {
-    let ciphertext = decode_base64(&wrapped.cipher_value)?;
     let mut ctx = PkeyCtx::new(&key.key).ok()?;
     ctx.decrypt_init().ok()?;
     ctx.set_rsa_padding(Padding::PKCS1_OAEP).ok()?;
     ctx.set_rsa_oaep_md(oaep_digest).ok()?;
     ctx.set_rsa_mgf1_md(mgf_digest).ok()?;
     let mut out = Vec::new();
-    ctx.decrypt_to_vec(&ciphertext, &mut out).ok()?;
+    ctx.decrypt_to_vec(ciphertext, &mut out).ok()?;
     Some(out)
 }
 
@@ -425,7 +492,8 @@ mod tests {
             ContentCipher::from_uri(
                 "http://www.w3.org/2001/04/xmlenc#tripledes-cbc",
                 DecryptionPolicy {
-                    allow_triple_des: true
+                    allow_triple_des: true,
+                    ..DecryptionPolicy::default()
                 }
             )
             .is_ok()

@@ -45,6 +45,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
 pub const DEFAULT_SAML_SKEW: Duration = Duration::from_secs(60);
 /// The default age beyond which an `IssueInstant` is too old.
 pub const DEFAULT_MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
+/// The longest IssueInstant age the builder accepts: a response is a login in progress,
+/// not a credential to keep.
+pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(3600);
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -275,9 +278,9 @@ impl ServiceProvider {
         self
     }
 
-    /// How old an IssueInstant may be.
+    /// How old an IssueInstant may be (at most [`MAX_RESPONSE_AGE`]).
     pub fn with_max_response_age(mut self, age: Duration) -> Self {
-        self.max_age = age;
+        self.max_age = age.min(MAX_RESPONSE_AGE);
         self
     }
 
@@ -385,9 +388,7 @@ impl ServiceProvider {
     ) -> Result<(Assertion, bool), SamlError> {
         if shape.signatures == 0 {
             if shape.encrypted_assertions == 1 {
-                // Unsigned envelope: the assertion inside must carry its own signature.
-                let plaintext = self.decrypt(xml)?;
-                return self.verified_standalone_assertion(&plaintext);
+                return self.verified_unsigned_envelope(xml);
             }
             return Err(SamlError::Unsigned);
         }
@@ -410,6 +411,35 @@ impl ServiceProvider {
             // A signature over something else (an Extensions element, a Status...).
             Err(SamlError::Signature)
         }
+    }
+
+    /// An encrypted assertion in an unsigned response: no signature covers its ciphertext,
+    /// so CBC is refused before any private-key operation unless the caller accepted the
+    /// danger, and then every failure from unwrapping the key through the inner signature
+    /// is the one [`SamlError::Decryption`] — no padding or parsing oracle.
+    fn verified_unsigned_envelope(&self, xml: &str) -> Result<(Assertion, bool), SamlError> {
+        let key = self.sp_key()?;
+        let prepared = decrypt::prepare(xml, key, self.decryption)?;
+        if prepared.is_cbc() && !self.decryption.danger_cbc_without_signed_envelope {
+            return Err(SamlError::Algorithm(
+                "a CBC-encrypted assertion in an unsigned Response is refused (malleable ciphertext): sign the Response or encrypt with AES-GCM".into(),
+            ));
+        }
+        let plaintext = decrypt::open(&prepared, key).ok_or(SamlError::Decryption)?;
+        let verified = self.verified_standalone_assertion(&plaintext);
+        if prepared.is_cbc() {
+            // Malleable: how the altered plaintext fails must not show.
+            verified.map_err(|_| SamlError::Decryption)
+        } else {
+            // AES-GCM authenticated the plaintext: its failures may say what they are.
+            verified
+        }
+    }
+
+    fn sp_key(&self) -> Result<&SpKey, SamlError> {
+        self.key.as_ref().ok_or_else(|| {
+            SamlError::Config("an encrypted assertion arrived and the SP has no key".into())
+        })
     }
 
     /// A decrypted assertion from an unsigned response: it must be signed itself.
@@ -451,11 +481,9 @@ impl ServiceProvider {
             .ok_or(SamlError::Signature)
     }
 
+    /// Decrypts an assertion whose ciphertext a verified signature covers.
     fn decrypt(&self, xml: &str) -> Result<String, SamlError> {
-        let key = self.key.as_ref().ok_or_else(|| {
-            SamlError::Config("an encrypted assertion arrived and the SP has no key".into())
-        })?;
-        decrypt::decrypt_assertion(xml, key, self.decryption)
+        decrypt::decrypt_assertion(xml, self.sp_key()?, self.decryption)
     }
 
     /// Every rule a verified assertion and its (possibly unsigned) envelope must meet (the
@@ -605,7 +633,8 @@ impl ServiceProvider {
         if issued > now + self.skew {
             return Err(SamlError::NotYetValid);
         }
-        if issued + self.max_age + self.skew < now {
+        let oldest = self.max_age.saturating_add(self.skew);
+        if issued.checked_add(oldest).is_some_and(|limit| limit < now) {
             return Err(SamlError::Expired);
         }
         Ok(())
