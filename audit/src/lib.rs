@@ -23,7 +23,7 @@ pub use kubernetes::{
     Policy, PolicyRule, Stage,
 };
 pub use policy::{EventPolicy, EventRule, Filtered};
-pub use record::{LineError, MAX_LINE_BYTES, Record, decode};
+pub use record::{LineError, MAX_LINE_BYTES, Record, decode, encode};
 pub use redact::{REDACTED, event_needs_redaction, redact_event, redact_kubernetes};
 pub use verify::{Finding, Verification, VerifyOptions, verify, verify_with};
 pub use webhook::{

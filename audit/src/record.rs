@@ -31,9 +31,10 @@ pub struct Record {
     pub chain: ChainValue,
 }
 
-/// Builds the line for an event already serialised to JSON.
-#[cfg(test)]
-pub(crate) fn encode(
+/// Builds the line for an event already serialised to JSON, chained to `prev`, and returns
+/// it with its chain value. Writers use the file sink; this is for tools and tests that
+/// need internally consistent trails (the fuzz target builds hostile ones with it).
+pub fn encode(
     chain: &Chain,
     seq: u64,
     prev: ChainValue,

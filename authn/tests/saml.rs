@@ -168,8 +168,12 @@ type Expectation = dyn Fn(&SamlError) -> bool;
 /// What each hostile or wrong response must be refused as.
 #[test]
 fn attacks_and_wrong_responses_are_refused_with_their_reason() {
-    let exactly_one =
-        |e: &SamlError| matches!(e, SamlError::Malformed(w) if w.contains("exactly one assertion"));
+    // Every wrapping family falls to one of the two rules checked before xmlsec: a
+    // signature references only the element that holds it, and exactly one assertion.
+    let exactly_one = |e: &SamlError| {
+        matches!(e, SamlError::Malformed(w)
+            if w.contains("exactly one assertion") || w.contains("references something other"))
+    };
     let cases: Vec<(&str, Box<Expectation>)> = vec![
         ("unsigned", Box::new(|e| *e == SamlError::Unsigned)),
         ("wrong-key", Box::new(|e| *e == SamlError::Signature)),
@@ -603,4 +607,104 @@ fn encrypted_keys_are_bounded_in_number_and_size() {
         matches!(&error, SamlError::Malformed(why) if why.contains("EncryptedKey")),
         "{error}"
     );
+}
+
+/// Login CSRF: a response is bound to the browser that started the login. A valid,
+/// signed response to someone else's request (pending in the SP, even) is refused when
+/// this browser's session names another request; unsolicited ones too, whatever the
+/// opt-in says.
+#[test]
+fn a_response_is_consumed_only_for_the_request_this_browser_started() {
+    let (sp, _) = sp_at(5);
+    let sp = sp.allow_unsolicited(true);
+    // The attacker's own login, started at the same SP: pending, valid, signed.
+    sp.expect_request(&field("second_request"), made() + Duration::from_secs(600))
+        .unwrap();
+    let victims_request = field("request");
+    assert_eq!(
+        sp.consume_for_request(&response("second-request"), &victims_request),
+        Err(SamlError::InResponseTo)
+    );
+    assert_eq!(
+        sp.consume_for_request(&response("unsolicited"), &victims_request),
+        Err(SamlError::Unsolicited)
+    );
+    let login = sp
+        .consume_for_request(&response("response-signed"), &victims_request)
+        .unwrap();
+    assert_eq!(
+        login.in_response_to.as_deref(),
+        Some(victims_request.as_str())
+    );
+    // A request made for a session is not remembered by the SP at all.
+    let redirect = sp.authn_request_for_session(None);
+    assert!(redirect.is_ok() || matches!(redirect, Err(SamlError::Config(_))));
+}
+
+/// The global pending set's capacity is configurable; when it is full, new requests are
+/// refused but a login already started still completes.
+#[test]
+fn a_full_pending_set_refuses_new_requests_but_not_logins_in_progress() {
+    let (sp, _) = sp_at(5);
+    let sp = sp.with_pending_capacity(1);
+    sp.expect_request(&field("request"), made() + Duration::from_secs(600))
+        .unwrap();
+    assert!(matches!(
+        sp.expect_request(&field("second_request"), made() + Duration::from_secs(600)),
+        Err(SamlError::Config(_))
+    ));
+    assert!(sp.consume(&response("response-signed")).is_ok());
+}
+
+/// Anonymous senders cannot queue unbounded xmlsec and RSA work: beyond the limit a
+/// response is refused as overloaded at once, and the permit is held until the work ends.
+#[test]
+fn verification_runs_under_a_bounded_concurrency_limit() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let authenticator =
+        SamlAuthenticator::with_max_concurrent(Arc::new(sp().allow_unsolicited(true)), 1);
+    let context = RequestContext::default();
+    let credential = SamlPostResponse::new(response("encrypted-aes128gcm-signed-response"));
+    runtime.block_on(async {
+        let attempts = (0..16).map(|_| authenticator.authenticate(&credential, &context));
+        let results = futures_util_join_all(attempts).await;
+        let overloaded = results
+            .iter()
+            .filter(|r| matches!(r, Err(AuthnError::Overloaded)))
+            .count();
+        assert_eq!(overloaded, 15, "{results:?}");
+        // Once the work ended, the permit is free again.
+        let after = authenticator.authenticate(&credential, &context).await;
+        assert!(!matches!(after, Err(AuthnError::Overloaded)), "{after:?}");
+    });
+}
+
+/// Polls every future in turn on one task (as `join_all` does), so all start before any
+/// finishes.
+async fn futures_util_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, slot) in pinned.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *slot = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().map(Option::unwrap).collect()
 }

@@ -68,29 +68,35 @@ pub fn remove_securely(paths: &[&Path]) -> Result<(), CertError> {
 
 fn remove_one(path: &Path) -> Result<(), CertError> {
     let io = |error: std::io::Error| CertError::io(path, &error);
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
+    // Opened without following a symlink, and judged by the opened handle: nothing can be
+    // swapped in between a check and the overwrite. A symlink is removed, never followed —
+    // overwriting its target could destroy an unrelated file.
+    match rampart_core::fs::open_rw_no_follow(path) {
+        Ok(mut file) => overwrite_with_zeros(&mut file).map_err(io)?,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(io(error)),
-    };
-    // A symlink is removed, never followed: overwriting its target could destroy an
-    // unrelated file.
-    if meta.is_file() {
-        let mut file = OpenOptions::new().write(true).open(path).map_err(io)?;
-        let zeros = vec![0u8; 64 * 1024];
-        let mut left = meta.len();
-        while left > 0 {
-            let chunk = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
-            file.write_all(zeros.get(..chunk).unwrap_or(&zeros))
-                .map_err(io)?;
-            left -= chunk as u64;
-        }
-        file.sync_all().map_err(io)?;
+        Err(error) => match fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {}
+            Ok(_) => return Err(io(error)),
+            Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(other) => return Err(io(other)),
+        },
     }
     fs::remove_file(path).map_err(io)?;
     File::open(parent(path))
         .and_then(|d| d.sync_all())
         .map_err(io)
+}
+
+/// Overwrites an open regular file with zeros over its length and syncs it.
+fn overwrite_with_zeros(file: &mut File) -> std::io::Result<()> {
+    let zeros = vec![0u8; 64 * 1024];
+    let mut left = file.metadata()?.len();
+    while left > 0 {
+        let chunk = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+        file.write_all(zeros.get(..chunk).unwrap_or(&zeros))?;
+        left -= chunk as u64;
+    }
+    file.sync_all()
 }
 
 /// Writes a certificate chain as PEM (mode 0644), atomically and durably.

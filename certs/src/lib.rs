@@ -26,8 +26,8 @@ pub use key::{KeyAlgorithm, PrivateKey};
 pub use name::Subject;
 pub use pem::{certificates_from_pem, certificates_to_pem};
 pub use policy::{
-    Candidate, KubernetesSigner, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy, format_duration,
-    parse_duration,
+    Candidate, KubernetesSigner, MAX_UID_BYTES, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy,
+    format_duration, parse_duration,
 };
 pub use renew::{LocalCa, Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer};
 pub use ssh::{KNOWN_EXTENSIONS, SshCa, SshCertKind, SshCertRequest, SshPolicy, certificate_path};

@@ -51,6 +51,12 @@ impl Subject {
         self
     }
 
+    /// Sets the Kubernetes uid attribute.
+    pub fn with_uid(mut self, uid: impl Into<String>) -> Self {
+        self.uid = Some(uid.into());
+        self
+    }
+
     /// The X.509 name: one RDN per O, then the uid, then CN, all UTF8String.
     ///
     /// # Errors

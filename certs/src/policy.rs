@@ -81,9 +81,13 @@ pub struct SigningPolicy {
     allow_uris: bool,
     allow_emails: bool,
     allow_system_identities: bool,
+    allow_uids: bool,
     usages: Vec<Usage>,
     signer: Option<KubernetesSigner>,
 }
+
+/// Longest Kubernetes uid a certificate may carry, in bytes.
+pub const MAX_UID_BYTES: usize = 256;
 
 impl Default for SigningPolicy {
     fn default() -> Self {
@@ -98,6 +102,7 @@ impl Default for SigningPolicy {
             allow_uris: false,
             allow_emails: false,
             allow_system_identities: false,
+            allow_uids: false,
             usages: vec![Usage::Server, Usage::Client, Usage::ServerAndClient],
             signer: None,
         }
@@ -161,6 +166,14 @@ impl SigningPolicy {
         self
     }
 
+    /// Whether a requested Kubernetes `uid` subject attribute may be certified (off by
+    /// default: whoever writes the CSR would choose the identity's uid, which audit trails
+    /// and sessions key on). Never for the kubelet signers.
+    pub fn allow_uids(mut self, allow: bool) -> Self {
+        self.allow_uids = allow;
+        self
+    }
+
     /// Which usages may be granted.
     pub fn usages(mut self, usages: impl IntoIterator<Item = Usage>) -> Self {
         self.usages = usages.into_iter().collect();
@@ -198,6 +211,7 @@ impl SigningPolicy {
             return refuse("the subject has no common name".into());
         }
         self.check_alt_names(&candidate.alt_names)?;
+        self.check_uid(candidate)?;
         match self.signer {
             Some(KubernetesSigner::ApiserverClientKubelet | KubernetesSigner::KubeletServing) => {
                 self.check_node(candidate)?;
@@ -298,6 +312,32 @@ impl SigningPolicy {
             return Err(CertError::Refused(format!(
                 "group `{group}` is a Kubernetes system group"
             )));
+        }
+        Ok(())
+    }
+
+    /// The uid attribute is decided like the other identity fields: refused unless the
+    /// policy allows uids (never for nodes, whose identity is their name), and then only a
+    /// bounded value without control or deceptive characters.
+    fn check_uid(&self, candidate: &Candidate) -> Result<(), CertError> {
+        let Some(uid) = &candidate.subject.uid else {
+            return Ok(());
+        };
+        let refuse = |reason: &str| Err(CertError::Refused(reason.to_owned()));
+        let node_signer = matches!(
+            self.signer,
+            Some(KubernetesSigner::ApiserverClientKubelet | KubernetesSigner::KubeletServing)
+        );
+        if node_signer || !self.allow_uids {
+            return refuse(
+                "the subject asks for a Kubernetes uid, which this policy does not grant",
+            );
+        }
+        if uid.is_empty()
+            || uid.len() > MAX_UID_BYTES
+            || uid.chars().any(rampart_core::is_deceptive_char)
+        {
+            return refuse("the requested uid is empty, too long or holds control characters");
         }
         Ok(())
     }

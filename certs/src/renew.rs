@@ -25,6 +25,7 @@ use ring::rand::SecureRandom;
 use crate::ca::{CertificateAuthority, Issued, LeafRequest};
 use crate::error::CertError;
 use crate::key::{KeyAlgorithm, PrivateKey};
+use crate::policy::{Candidate, SigningPolicy};
 use crate::tls::{CertSlot, certified_key};
 
 /// The future a [`Reissue`] returns.
@@ -41,12 +42,17 @@ pub trait Reissue: Send + Sync {
 
 /// Reissues from a [`CertificateAuthority`] in this process, with a new key each time
 /// unless told to keep one.
+///
+/// Every renewal is judged again by the signing policy (the default policy unless
+/// [`LocalCa::with_policy`] names one): a renewal is an issuance, and a request the policy
+/// refuses — or has come to refuse — is never certified by renewing it.
 #[derive(Debug)]
 pub struct LocalCa {
     ca: Arc<CertificateAuthority>,
     request: LeafRequest,
     algorithm: KeyAlgorithm,
     fixed_key: Option<PrivateKey>,
+    policy: SigningPolicy,
 }
 
 impl LocalCa {
@@ -61,7 +67,25 @@ impl LocalCa {
             request,
             algorithm,
             fixed_key: None,
+            policy: SigningPolicy::default(),
         }
+    }
+
+    /// The signing policy every renewal must pass.
+    pub fn with_policy(mut self, policy: SigningPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The request as the policy accepts it for a key of `algorithm`.
+    fn approved(&self, algorithm: KeyAlgorithm) -> Result<LeafRequest, CertError> {
+        self.policy.evaluate(&Candidate {
+            subject: self.request.subject.clone(),
+            alt_names: self.request.alt_names.clone(),
+            key_algorithm: algorithm,
+            usage: self.request.usage,
+            ttl: self.request.ttl,
+        })
     }
 
     /// Certifies `key` at every renewal instead of a new key (for a key pinned elsewhere,
@@ -75,9 +99,12 @@ impl LocalCa {
 impl Reissue for LocalCa {
     fn reissue(&self) -> ReissueFuture<'_> {
         let result = match &self.fixed_key {
-            None => self.ca.issue_with_new_key(&self.request, self.algorithm),
+            None => self
+                .approved(self.algorithm)
+                .and_then(|request| self.ca.issue_with_new_key(&request, self.algorithm)),
             Some(key) => key.public_key_info().and_then(|public| {
-                let issued = self.ca.issue(&self.request, public)?;
+                let request = self.approved(key.algorithm())?;
+                let issued = self.ca.issue(&request, public)?;
                 Ok((issued, key.try_clone()?))
             }),
         };
@@ -103,6 +130,28 @@ pub struct RenewalPolicy {
     /// How often [`Renewer::run`] looks at the clock while waiting (default 60 s), so a
     /// suspended machine or a stepped clock is noticed.
     pub check_interval: Duration,
+}
+
+impl RenewalPolicy {
+    /// Checks the fractions: finite, within 0..=1, earliest ≤ latest; and a non-zero
+    /// check interval.
+    ///
+    /// # Errors
+    /// [`CertError::Invalid`] naming the bad field.
+    pub fn check(&self) -> Result<(), CertError> {
+        let fraction = |value: f64| value.is_finite() && (0.0..=1.0).contains(&value);
+        if !fraction(self.earliest) || !fraction(self.latest) || self.earliest > self.latest {
+            return Err(CertError::Invalid(
+                "renewal fractions must be numbers with 0 <= earliest <= latest <= 1".into(),
+            ));
+        }
+        if self.check_interval.is_zero() {
+            return Err(CertError::Invalid(
+                "the renewal check interval must be above zero".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for RenewalPolicy {
@@ -155,6 +204,8 @@ pub struct Renewer {
     policy: RenewalPolicy,
     audit: Option<SharedAuditSink>,
     state: Mutex<State>,
+    /// Held by the one poll that is reissuing: concurrent polls never issue twice.
+    in_flight: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Renewer {
@@ -170,13 +221,15 @@ impl Renewer {
     /// in a new slot.
     ///
     /// # Errors
-    /// The first certificate could not be obtained, or its key is unusable for TLS.
+    /// The policy is invalid ([`RenewalPolicy::check`]), the first certificate could not
+    /// be obtained, or its key is unusable for TLS.
     pub async fn start(
         source: Arc<dyn Reissue>,
         clock: Arc<dyn Clock>,
         policy: RenewalPolicy,
         audit: Option<SharedAuditSink>,
     ) -> Result<Arc<Renewer>, CertError> {
+        policy.check()?;
         let (issued, key) = source.reissue().await?;
         let slot = CertSlot::new(certified_key(issued.chain(), &key)?);
         let renewer = Renewer {
@@ -191,6 +244,7 @@ impl Renewer {
             clock,
             policy,
             audit,
+            in_flight: tokio::sync::Mutex::new(()),
         };
         let next = renewal_time(issued.not_before, issued.not_after, &renewer.policy)?;
         renewer.state().next_attempt = next;
@@ -218,9 +272,13 @@ impl Renewer {
         self.state().not_after
     }
 
-    /// Renews if due. Safe to call at any time and from several tasks (one attempt at a
-    /// time wins; the others see the new schedule).
+    /// Renews if due. Safe to call at any time and from several tasks: one attempt runs
+    /// at a time, and a poll that finds one running answers with the current schedule
+    /// instead of issuing a second certificate.
     pub async fn poll(&self) -> Polled {
+        let Ok(_attempt) = self.in_flight.try_lock() else {
+            return Polled::NotDue(self.state().next_attempt);
+        };
         let now = self.clock.now();
         let due = self.state().next_attempt;
         if now < due {
@@ -263,7 +321,7 @@ impl Renewer {
             let mut state = self.state();
             state.failures = state.failures.saturating_add(1);
             let delay = retry_delay(&self.policy, state.failures, now, state.not_after);
-            state.next_attempt = now + delay;
+            state.next_attempt = now.checked_add(delay).unwrap_or(now);
             state.next_attempt
         };
         let reason = error.to_string();
@@ -339,10 +397,13 @@ fn renewal_time(
         .map_err(|_| CertError::Crypto("the system RNG failed".into()))?;
     // 53 random bits give a uniform float in [0, 1).
     let unit = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
-    let earliest = policy.earliest.clamp(0.0, 1.0);
-    let latest = policy.latest.clamp(earliest, 1.0);
-    let fraction = earliest + (latest - earliest) * unit;
-    Ok(not_before + lifetime.mul_f64(fraction))
+    policy.check()?;
+    let fraction = policy.earliest + (policy.latest - policy.earliest) * unit;
+    let offset = Duration::try_from_secs_f64(lifetime.as_secs_f64() * fraction)
+        .map_err(|_| CertError::Invalid("a renewal point out of range".into()))?;
+    not_before
+        .checked_add(offset)
+        .ok_or_else(|| CertError::Invalid("a renewal point out of range".into()))
 }
 
 /// Exponential backoff capped at `max_retry` and at half the time left before expiry

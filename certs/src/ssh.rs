@@ -128,7 +128,7 @@ impl SshPolicy {
         }
         if let Some(bad) = request.principals.iter().find(|p| !valid_principal(p)) {
             return refuse(format!(
-                "principal `{}` is empty or contains commas, spaces or control characters",
+                "principal `{}` is empty or contains commas, spaces, wildcards (`*`, `?`, `!`) or control characters",
                 bad.escape_default()
             ));
         }
@@ -177,12 +177,46 @@ fn valid_text(text: &str) -> bool {
     !text.chars().any(char::is_control)
 }
 
+/// A principal names one user or host. OpenSSH matches host-certificate principals as
+/// patterns, so `*` would certify the key for every host: wildcard and negation characters
+/// are refused, with list separators, spaces and control characters.
 fn valid_principal(principal: &str) -> bool {
     !principal.is_empty()
         && principal.len() <= 256
         && !principal
             .chars()
-            .any(|c| c == ',' || c.is_whitespace() || c.is_control())
+            .any(|c| matches!(c, ',' | '*' | '?' | '!') || c.is_whitespace() || c.is_control())
+}
+
+/// Smallest RSA modulus certified, as on the X.509 side.
+const MIN_SSH_RSA_BITS: usize = 2048;
+
+/// Refuses keys weaker than the X.509 side accepts: DSA, RSA under 2048 bits, and key
+/// types this signer does not know.
+fn check_ssh_key_strength(key: &ssh_key::public::KeyData) -> Result<(), CertError> {
+    use ssh_key::public::KeyData;
+    match key {
+        KeyData::Ed25519(_)
+        | KeyData::Ecdsa(_)
+        | KeyData::SkEcdsaSha2NistP256(_)
+        | KeyData::SkEd25519(_) => Ok(()),
+        KeyData::Rsa(rsa) => {
+            let bits = rsa.n.as_positive_bytes().map_or(0, |n| {
+                let leading = n.first().map_or(8, |b| b.leading_zeros() as usize);
+                n.len() * 8 - leading
+            });
+            if bits >= MIN_SSH_RSA_BITS {
+                Ok(())
+            } else {
+                Err(CertError::Refused(format!(
+                    "an RSA key of {bits} bits is below the minimum of {MIN_SSH_RSA_BITS}"
+                )))
+            }
+        }
+        _ => Err(CertError::Refused(
+            "DSA and unknown SSH key types are not certified".into(),
+        )),
+    }
 }
 
 /// `ADDRESS` or `ADDRESS/PREFIX`.
@@ -268,9 +302,10 @@ impl SshCa {
         policy.evaluate(request)?;
         let public_key =
             PublicKey::from_openssh(request.public_key.trim()).map_err(ssh_error("public key"))?;
+        check_ssh_key_strength(public_key.key_data())?;
         let now = self.clock.now();
         let valid_after = unix_seconds(now.checked_sub(DEFAULT_BACKDATE).unwrap_or(now))?;
-        let valid_before = unix_seconds(now + request.ttl)?;
+        let valid_before = unix_seconds(now.checked_add(request.ttl).unwrap_or(now))?;
         let rng = ring::rand::SystemRandom::new();
         let mut nonce = [0u8; Builder::RECOMMENDED_NONCE_SIZE];
         let mut serial = [0u8; 8];

@@ -69,3 +69,46 @@ fn removal_overwrites_unlinks_and_never_follows_symlinks() {
         "the key's bytes were overwritten before unlinking"
     );
 }
+
+/// The check and the overwrite are one: a path swapped between a regular file and a
+/// symlink to a precious file, while `remove_securely` runs, never gets the precious
+/// file overwritten (the old code checked with `symlink_metadata`, then opened by path).
+#[test]
+fn a_symlink_swapped_in_during_removal_is_never_followed() {
+    let dir = rampart_core::scratch_dir("certs-remove-race");
+    let precious = dir.join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let target = dir.join("key.pem");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, target, precious, dir) =
+            (stop.clone(), target.clone(), precious.clone(), dir.clone());
+        std::thread::spawn(move || {
+            let staged_link = dir.join("staged-link");
+            let staged_file = dir.join("staged-file");
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                round += 1;
+                if round.is_multiple_of(2) {
+                    let _ = std::fs::remove_file(&staged_link);
+                    let _ = std::os::unix::fs::symlink(&precious, &staged_link);
+                    let _ = std::fs::rename(&staged_link, &target);
+                } else {
+                    let _ = std::fs::write(&staged_file, "secret key material");
+                    let _ = std::fs::rename(&staged_file, &target);
+                }
+            }
+        })
+    };
+    for _ in 0..5000 {
+        let _ = remove_securely(&[&target]);
+        assert_eq!(
+            std::fs::read_to_string(&precious).unwrap(),
+            "keep me",
+            "the symlink's target was overwritten"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

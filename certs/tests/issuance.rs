@@ -742,3 +742,77 @@ fn a_client_certificate_without_any_extended_key_usage_is_refused() {
             .is_ok()
     );
 }
+
+/// A Kubernetes `uid` subject attribute in a CSR is decided by the signing policy like
+/// the other identity fields: refused by default, never for the kubelet signers, bounded
+/// and clean when allowed.
+#[test]
+fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
+    let dir = scratch("csr-uid");
+    // `-subj` skips attributes openssl has no name for; a config names the uid's OID.
+    let config = dir.join("uid.cnf");
+    std::fs::write(
+        &config,
+        "oid_section = oids\n[oids]\nk8suid = 1.3.6.1.4.1.57683.2\n[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = alice\nO = dev\nk8suid = uid-of-admin\n",
+    )
+    .unwrap();
+    let csr = dir.join("uid.csr");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("uid.key"))
+        .arg("-config")
+        .arg(&config)
+        .arg("-out")
+        .arg(&csr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read(&csr).unwrap();
+    let verified = verify_csr(&pem).unwrap();
+    assert_eq!(verified.subject.uid.as_deref(), Some("uid-of-admin"));
+    let asked = candidate(
+        verified.subject.clone(),
+        AltNames::default(),
+        Usage::Client,
+        HOUR,
+    );
+    assert!(refusal(&SigningPolicy::default(), &asked).contains("uid"));
+    let granted = SigningPolicy::default()
+        .allow_uids(true)
+        .evaluate(&asked)
+        .unwrap();
+    assert_eq!(granted.subject.uid.as_deref(), Some("uid-of-admin"));
+    let node = candidate(
+        Subject::new("system:node:n1")
+            .with_organizations(["system:nodes"])
+            .with_uid("x"),
+        AltNames::default(),
+        Usage::Client,
+        HOUR,
+    );
+    let kubelet = SigningPolicy::default()
+        .allow_uids(true)
+        .kubernetes_signer(KubernetesSigner::ApiserverClientKubelet);
+    assert!(refusal(&kubelet, &node).contains("uid"));
+    let hostile = candidate(
+        Subject::new("alice").with_uid("a\u{202e}b"),
+        AltNames::default(),
+        Usage::Client,
+        HOUR,
+    );
+    assert!(refusal(&SigningPolicy::default().allow_uids(true), &hostile).contains("uid"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

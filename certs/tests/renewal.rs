@@ -423,3 +423,133 @@ fn a_new_key_at_every_renewal_unless_one_is_kept() {
         );
     }
 }
+
+/// A source whose reissue takes a while, counting calls.
+struct Slow {
+    inner: LocalCa,
+    calls: AtomicU32,
+}
+
+impl Reissue for Slow {
+    fn reissue(&self) -> ReissueFuture<'_> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let inner = self.inner.reissue();
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            inner.await
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+/// Many tasks polling a due renewer at once issue one certificate, not one each.
+#[test]
+fn concurrent_polls_issue_one_certificate() {
+    let (clock, shared_clock, ca) = manual_ca("in-flight root", 48 * HOUR);
+    let source = Arc::new(Slow {
+        inner: LocalCa::new(
+            Arc::clone(&ca),
+            request("localhost", Usage::Server, HOUR),
+            KeyAlgorithm::EcdsaP256,
+        ),
+        calls: AtomicU32::new(0),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let renewer = Renewer::start(
+            source.clone(),
+            Arc::clone(&shared_clock),
+            RenewalPolicy::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        clock.advance(HOUR);
+        let polls: Vec<_> = (0..16)
+            .map(|_| {
+                let renewer = Arc::clone(&renewer);
+                tokio::spawn(async move { renewer.poll().await })
+            })
+            .collect();
+        let mut renewed = 0;
+        for poll in polls {
+            if matches!(poll.await.unwrap(), Polled::Renewed { .. }) {
+                renewed += 1;
+            }
+        }
+        assert_eq!(renewed, 1);
+    });
+    assert_eq!(
+        source.calls.load(Ordering::SeqCst),
+        2,
+        "the first issue and one renewal"
+    );
+}
+
+/// A renewal is an issuance: the signing policy judges it again, so a request it refuses
+/// is never certified by renewing it; and a renewal policy with a NaN or inverted window
+/// is refused at start instead of panicking later.
+#[test]
+fn renewals_rerun_the_signing_policy_and_bad_renewal_policies_are_refused() {
+    let (_clock, shared_clock, ca) = manual_ca("policy root", 48 * HOUR);
+    let admin = LeafRequest {
+        subject: Subject::new("mallory").with_organizations(["system:masters"]),
+        alt_names: AltNames::default(),
+        usage: Usage::Client,
+        ttl: HOUR,
+    };
+    let source = LocalCa::new(Arc::clone(&ca), admin.clone(), KeyAlgorithm::EcdsaP256);
+    let runtime = runtime();
+    assert!(matches!(
+        runtime.block_on(source.reissue()),
+        Err(CertError::Refused(_))
+    ));
+    let allowed = LocalCa::new(Arc::clone(&ca), admin, KeyAlgorithm::EcdsaP256)
+        .with_policy(rampart_certs::SigningPolicy::default().allow_system_identities(true));
+    assert!(runtime.block_on(allowed.reissue()).is_ok());
+    let long = LocalCa::new(
+        Arc::clone(&ca),
+        request("localhost", Usage::Server, HOUR * 24 * 365),
+        KeyAlgorithm::EcdsaP256,
+    );
+    assert!(matches!(
+        runtime.block_on(long.reissue()),
+        Err(CertError::Refused(_))
+    ));
+
+    for (earliest, latest) in [
+        (f64::NAN, 0.9),
+        (0.7, f64::NAN),
+        (0.9, 0.7),
+        (-0.1, 0.5),
+        (0.5, 1.5),
+    ] {
+        let source = Arc::new(LocalCa::new(
+            Arc::clone(&ca),
+            request("localhost", Usage::Server, HOUR),
+            KeyAlgorithm::EcdsaP256,
+        ));
+        let policy = RenewalPolicy {
+            earliest,
+            latest,
+            ..RenewalPolicy::default()
+        };
+        let started = runtime.block_on(Renewer::start(
+            source,
+            Arc::clone(&shared_clock),
+            policy,
+            None,
+        ));
+        assert!(
+            matches!(started, Err(CertError::Invalid(_))),
+            "{earliest}..{latest}"
+        );
+    }
+}

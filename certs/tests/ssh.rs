@@ -243,3 +243,45 @@ fn the_ssh_policy_refuses_what_openssh_would_read_too_generously() {
         Err(CertError::Invalid(_))
     ));
 }
+
+/// A host certificate for `*` would vouch for the key on every host (OpenSSH matches host
+/// principals as patterns), and a 1024-bit RSA or a DSA key is weaker than anything the
+/// X.509 side certifies: both are refused.
+#[test]
+fn wildcard_principals_and_weak_keys_are_refused() {
+    let dir = scratch("weak");
+    let ca = SshCa::read_file(&keygen(&dir, "ca", &["-t", "ed25519"]), system_clock()).unwrap();
+    let host_request = |key: &Path, principal: &str| SshCertRequest {
+        public_key: std::fs::read_to_string(key.with_extension("pub")).unwrap(),
+        principals: vec![principal.to_owned()],
+        key_id: "host".into(),
+        kind: SshCertKind::Host,
+        ttl: HOUR,
+        force_command: None,
+        source_addresses: Vec::new(),
+        extensions: Vec::new(),
+    };
+    let host = keygen(&dir, "host", &["-t", "ed25519"]);
+    for principal in ["*", "*.example.test", "node-?", "!node-1"] {
+        match ca.sign(&host_request(&host, principal), &SshPolicy::default()) {
+            Err(CertError::Refused(why)) => assert!(why.contains("wildcard"), "{why}"),
+            other => panic!("{principal}: {other:?}"),
+        }
+    }
+    let weak = keygen(&dir, "weak", &["-t", "rsa", "-b", "1024"]);
+    match ca.sign(
+        &host_request(&weak, "node-1.example.test"),
+        &SshPolicy::default(),
+    ) {
+        Err(CertError::Refused(why)) => assert!(why.contains("1024 bits"), "{why}"),
+        other => panic!("RSA-1024: {other:?}"),
+    }
+    let strong = keygen(&dir, "strong", &["-t", "rsa", "-b", "2048"]);
+    assert!(
+        ca.sign(
+            &host_request(&strong, "node-1.example.test"),
+            &SshPolicy::default()
+        )
+        .is_ok()
+    );
+}

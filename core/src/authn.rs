@@ -204,7 +204,9 @@ where
                 Ok(authenticated) => (Outcome::Success, authenticated.user.clone(), None),
                 Err(error) => (
                     Outcome::Failure,
-                    UserInfo::new(credential.claimed_username().unwrap_or_default()),
+                    UserInfo::new(bounded_claim(
+                        credential.claimed_username().unwrap_or_default(),
+                    )),
                     Some(error.kind().as_str()),
                 ),
             };
@@ -222,6 +224,31 @@ where
             }
         })
     }
+}
+
+/// Longest claimed username an audit event keeps, in characters: a username is short, and
+/// an event must stay far below any sink's size limit whatever a client sends.
+pub const MAX_CLAIMED_USERNAME_CHARS: usize = 256;
+
+/// A username as claimed by an unauthenticated client, fit for an audit record: at most
+/// [`MAX_CLAIMED_USERNAME_CHARS`] characters (an ellipsis marks a cut), control and
+/// deceptive characters replaced.
+pub fn bounded_claim(claimed: &str) -> String {
+    let mut bounded: String = claimed
+        .chars()
+        .take(MAX_CLAIMED_USERNAME_CHARS)
+        .map(|c| {
+            if crate::text::is_deceptive_char(c) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if claimed.chars().nth(MAX_CLAIMED_USERNAME_CHARS).is_some() {
+        bounded.push('…');
+    }
+    bounded
 }
 
 /// Asks a list of authenticators in order, as Kubernetes' union authenticator does.
@@ -275,6 +302,29 @@ mod tests {
     use crate::credential::{BearerToken, PasswordCredential};
     use crate::secret::SecretString;
     use futures_executor::block_on;
+
+    /// A claimed username of megabytes (or with control characters) is bounded before it
+    /// enters the event, so one hostile login can neither bloat nor break the trail.
+    #[test]
+    fn the_claimed_username_is_bounded_and_cleaned_in_the_event() {
+        let sink = Arc::new(MemorySink::new());
+        let audited = Audited::new(
+            Fixed::new(Err(AuthnError::InvalidCredentials)),
+            "local",
+            sink.clone(),
+            Arc::new(ManualClock::new(std::time::SystemTime::UNIX_EPOCH)),
+        );
+        let huge = format!("{}\n\u{202e}", "a".repeat(2 * 1024 * 1024));
+        let credential = PasswordCredential::new(&huge, SecretString::from("x"));
+        let result = block_on(audited.authenticate(&credential, &RequestContext::new()));
+        assert_eq!(result.unwrap_err(), AuthnError::InvalidCredentials);
+        let events = sink.events();
+        let name = &events[0].actor.username;
+        assert_eq!(name.chars().count(), MAX_CLAIMED_USERNAME_CHARS + 1);
+        assert!(name.ends_with('…'));
+        let short = bounded_claim("bob\u{2028}x");
+        assert_eq!(short, "bob\u{fffd}x");
+    }
 
     /// Answers with a fixed result and counts calls.
     struct Fixed(

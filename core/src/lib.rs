@@ -25,7 +25,10 @@ pub use audit::{
     Action, AuditEvent, AuditSink, CATALOGUE, EXTENSION_CODE, EventId, FanOutSink,
     MAX_EXTENSION_NAME, Outcome, SharedAuditSink, Target,
 };
-pub use authn::{Audited, Authenticated, Authenticator, AuthnFuture, UnionAuthenticator};
+pub use authn::{
+    Audited, Authenticated, Authenticator, AuthnFuture, MAX_CLAIMED_USERNAME_CHARS,
+    UnionAuthenticator, bounded_claim,
+};
 pub use authz::{
     Attributes, Authorizer, Decision, NonResourceAttributes, ResourceAttributes, UnionAuthorizer,
 };

@@ -26,6 +26,14 @@ const MAX_ELEMENTS: usize = 20_000;
 /// How many attributes (namespace declarations included) one element may carry.
 const MAX_ATTRIBUTES: usize = 64;
 
+/// The only transforms a SAML signature needs (SAML 2.0 core §5.4.4): anything else —
+/// XPath, XSLT, inclusive canonicalization, base64 — is how wrapping and denial-of-service
+/// attacks reach xmlsec, so it is refused before xmlsec runs.
+const ALLOWED_TRANSFORMS: [&str; 2] = [
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+];
+
 /// What the pass saw, for the checks that follow it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Shape {
@@ -59,8 +67,12 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
     let mut depth = 0usize;
     let mut elements = 0usize;
     let mut root_closed = false;
-    // The depth at which the outermost open `Signature` started.
+    // The depth at which the outermost open `Signature` started, and the `ID` of the
+    // element it signs (its parent).
     let mut signature_depth: Option<usize> = None;
+    let mut signed_id: Option<String> = None;
+    // The `ID` attribute of every open element.
+    let mut open_ids: Vec<Option<String>> = Vec::new();
     loop {
         let (namespace, event) = reader
             .read_resolved_event()
@@ -90,6 +102,7 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
                         shape.signatures += 1;
                         if matches!(event, Event::Start(_)) && signature_depth.is_none() {
                             signature_depth = Some(depth);
+                            signed_id = open_ids.last().cloned().flatten();
                         }
                     }
                     b"SignatureMethod" | b"DigestMethod" if signature_depth.is_some() => {
@@ -97,9 +110,19 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
                             .signature_algorithms
                             .push(attribute(start, "Algorithm").unwrap_or_default());
                     }
+                    b"Reference" if signature_depth.is_some() => {
+                        check_reference(attribute(start, "URI").as_deref(), signed_id.as_deref())?;
+                    }
+                    b"Transform" if signature_depth.is_some() => {
+                        let algorithm = attribute(start, "Algorithm").unwrap_or_default();
+                        if !ALLOWED_TRANSFORMS.contains(&algorithm.as_str()) {
+                            return Err(refuse("a signature uses a transform SAML does not need"));
+                        }
+                    }
                     _ => {}
                 }
                 if matches!(event, Event::Start(_)) {
+                    open_ids.push(attribute(start, "ID"));
                     depth += 1;
                     if depth > MAX_DEPTH {
                         return Err(refuse("elements nest too deeply"));
@@ -109,6 +132,7 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
                 }
             }
             Event::End(_) => {
+                open_ids.pop();
                 depth = depth.saturating_sub(1);
                 if signature_depth == Some(depth) {
                     signature_depth = None;
@@ -137,9 +161,20 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
             Event::PI(_) => return Err(refuse("processing instructions are not allowed")),
             Event::Comment(_) => return Err(refuse("comments are not allowed")),
             Event::CData(_) => return Err(refuse("CDATA sections are not allowed")),
-            Event::Decl(_) => {
+            Event::Decl(ref declaration) => {
                 if shape.root.is_some() {
                     return Err(refuse("XML declaration after the root element"));
+                }
+                // Both parsers must read the same characters: only UTF-8 is accepted.
+                let utf8 = match declaration.encoding() {
+                    None => true,
+                    Some(Ok(name)) => {
+                        name.eq_ignore_ascii_case(b"UTF-8") || name.eq_ignore_ascii_case(b"UTF8")
+                    }
+                    Some(Err(_)) => false,
+                };
+                if !utf8 {
+                    return Err(refuse("only UTF-8 documents are accepted"));
                 }
             }
             Event::Eof => break,
@@ -149,6 +184,26 @@ pub(crate) fn inspect(xml: &str) -> Result<Shape, SamlError> {
         return Err(refuse("no complete root element"));
     }
     Ok(shape)
+}
+
+/// A signature's `Reference` must point at the element that holds the signature: `#ID` of
+/// that element, or `""` (the whole document). Any other target — another element, an
+/// external URI, an XPointer — is how signature wrapping picks what gets verified.
+fn check_reference(uri: Option<&str>, signed_id: Option<&str>) -> Result<(), SamlError> {
+    let fits = match uri {
+        Some("") => true,
+        Some(uri) => uri
+            .strip_prefix('#')
+            .is_some_and(|id| !id.is_empty() && Some(id) == signed_id),
+        None => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(SamlError::Malformed(
+            "a signature references something other than the element it signs".into(),
+        ))
+    }
 }
 
 /// The value of attribute `name` (entity references resolved), if present and well-formed.
@@ -205,6 +260,50 @@ mod tests {
         ] {
             let error = inspect(xml).unwrap_err().to_string();
             assert!(error.contains(why), "{xml}: {error}");
+        }
+    }
+
+    #[test]
+    fn only_utf8_documents_are_read() {
+        for xml in [
+            r#"<?xml version="1.0" encoding="UTF-16"?><r/>"#,
+            r#"<?xml version="1.0" encoding="ISO-8859-1"?><r/>"#,
+            r#"<?xml version="1.0" encoding="UTF-7"?><r/>"#,
+        ] {
+            let error = inspect(xml).unwrap_err().to_string();
+            assert!(error.contains("UTF-8"), "{xml}: {error}");
+        }
+        for xml in [
+            r#"<?xml version="1.0" encoding="UTF-8"?><r/>"#,
+            r#"<?xml version="1.0" encoding="utf-8"?><r/>"#,
+            r#"<?xml version="1.0"?><r/>"#,
+        ] {
+            assert!(inspect(xml).is_ok(), "{xml}");
+        }
+    }
+
+    #[test]
+    fn signature_references_and_transforms_are_allow_listed() {
+        let signed = |uri: &str, transform: &str| {
+            format!(
+                r##"<r ID="a1"><x ID="other"/><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:Reference URI="{uri}"><ds:Transforms><ds:Transform Algorithm="{transform}"/></ds:Transforms></ds:Reference></ds:SignedInfo></ds:Signature></r>"##
+            )
+        };
+        let exc = "http://www.w3.org/2001/10/xml-exc-c14n#";
+        assert!(inspect(&signed("#a1", exc)).is_ok());
+        assert!(inspect(&signed("", exc)).is_ok());
+        for uri in ["#other", "#", "http://evil.test/x", "#xpointer(/)", "a1"] {
+            let error = inspect(&signed(uri, exc)).unwrap_err().to_string();
+            assert!(error.contains("references"), "{uri}: {error}");
+        }
+        for transform in [
+            "http://www.w3.org/TR/1999/REC-xpath-19991116",
+            "http://www.w3.org/TR/1999/REC-xslt-19991116",
+            "http://www.w3.org/2000/09/xmldsig#base64",
+            "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        ] {
+            let error = inspect(&signed("#a1", transform)).unwrap_err().to_string();
+            assert!(error.contains("transform"), "{transform}: {error}");
         }
     }
 
