@@ -193,6 +193,38 @@ fn setup(name: &str) -> Setup {
     }
 }
 
+/// An OIDC authenticator for "kubernetes" over a fresh key-set cache of the IdP.
+struct Login {
+    auth: OidcAuthenticator,
+    context: RequestContext,
+}
+
+impl Login {
+    async fn login(&self, token: String) -> Result<rampart_core::Authenticated, AuthnError> {
+        self.auth
+            .authenticate(&BearerToken::new(SecretString::from(token)), &self.context)
+            .await
+    }
+}
+
+fn authenticator(setup: &Setup, clock: &SharedClock) -> Login {
+    let cache = Arc::new(JwksCache::new(
+        setup.fetcher.clone(),
+        format!("{}/jwks", setup.issuer),
+        CachePolicy::default(),
+        Arc::clone(clock),
+    ));
+    Login {
+        auth: OidcAuthenticator::with_jwks_cache(
+            IdTokenPolicy::new(&setup.issuer, "kubernetes"),
+            ClaimMapping::default().username_prefix(UsernamePrefix::None),
+            cache,
+            Arc::clone(clock),
+        ),
+        context: RequestContext::new(),
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -260,27 +292,8 @@ fn a_rotation_is_picked_up_and_made_up_kids_cannot_flood_the_idp() {
     )
     .unwrap();
     runtime().block_on(async {
-        let cache = Arc::new(JwksCache::new(
-            setup.fetcher.clone(),
-            format!("{}/jwks", setup.issuer),
-            CachePolicy::default(),
-            Arc::clone(&clock),
-        ));
-        let auth = OidcAuthenticator::with_jwks_cache(
-            IdTokenPolicy::new(&setup.issuer, "kubernetes"),
-            ClaimMapping::default().username_prefix(UsernamePrefix::None),
-            Arc::clone(&cache),
-            Arc::clone(&clock),
-        );
-        let context = RequestContext::new();
-        let login = |token: String| {
-            let auth = &auth;
-            let context = &context;
-            async move {
-                auth.authenticate(&BearerToken::new(SecretString::from(token)), context)
-                    .await
-            }
-        };
+        let auth = authenticator(&setup, &clock);
+        let login = |token: String| auth.login(token);
         let alice = UserInfo::new("alice");
         let token = issuer
             .mint(&alice, "kubernetes", Duration::from_secs(300), None)
@@ -533,27 +546,8 @@ fn a_failing_idp_is_not_asked_again_for_every_forged_token() {
             .token
     };
     runtime().block_on(async {
-        let cache = Arc::new(JwksCache::new(
-            setup.fetcher.clone(),
-            format!("{}/jwks", setup.issuer),
-            CachePolicy::default(),
-            Arc::clone(&clock),
-        ));
-        let auth = OidcAuthenticator::with_jwks_cache(
-            IdTokenPolicy::new(&setup.issuer, "kubernetes"),
-            ClaimMapping::default().username_prefix(UsernamePrefix::None),
-            Arc::clone(&cache),
-            Arc::clone(&clock),
-        );
-        let context = RequestContext::new();
-        let login = |token: String| {
-            let auth = &auth;
-            let context = &context;
-            async move {
-                auth.authenticate(&BearerToken::new(SecretString::from(token)), context)
-                    .await
-            }
-        };
+        let auth = authenticator(&setup, &clock);
+        let login = |token: String| auth.login(token);
         assert!(login(forged()).await.is_err());
         let hits = setup.idp.jwks_hits.load(Ordering::SeqCst);
         assert!(hits <= 2, "{hits}");

@@ -50,24 +50,37 @@ fn verify(
     common::run(args, stdin)
 }
 
+/// `oidc verify` against the fixtures' discovery document and key set.
+fn verify_fixtures(tokens: &Value, extra: &[&str], stdin: &[u8]) -> std::process::Output {
+    verify(
+        &format!("{FIXTURES}/discovery.json"),
+        &format!("{FIXTURES}/jwks.json"),
+        tokens["client_id"].as_str().unwrap(),
+        extra,
+        stdin,
+    )
+}
+
+/// The jose-made token fixtures (`tokens.json`).
+fn fixture_tokens() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/tokens.json")).unwrap())
+        .unwrap()
+}
+
 fn path(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
 #[test]
 fn every_fixture_case_gets_its_labelled_verdict() {
-    let tokens: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/tokens.json")).unwrap())
-            .unwrap();
+    let tokens = fixture_tokens();
     let cases = tokens["cases"].as_array().unwrap();
     let stdin: String = cases
         .iter()
         .map(|case| format!("{}\n", case["token"].as_str().unwrap()))
         .collect();
-    let out = verify(
-        &format!("{FIXTURES}/discovery.json"),
-        &format!("{FIXTURES}/jwks.json"),
-        tokens["client_id"].as_str().unwrap(),
+    let out = verify_fixtures(
+        &tokens,
         &[
             "--now",
             "2027-01-15T08:01:00Z",
@@ -333,9 +346,7 @@ fn discovery_urls_must_be_https_and_reachable() {
 /// (RFC 9864) is a name `--allowed-algs` accepts.
 #[test]
 fn every_line_gets_one_verdict_and_the_email_promise_holds_for_any_username_claim() {
-    let tokens: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/tokens.json")).unwrap())
-            .unwrap();
+    let tokens = fixture_tokens();
     let token = |name: &str| {
         tokens["cases"]
             .as_array()
@@ -353,10 +364,8 @@ fn every_line_gets_one_verdict_and_the_email_promise_holds_for_any_username_clai
         token("email-not-verified"),
         token("es256"),
     );
-    let out = verify(
-        &format!("{FIXTURES}/discovery.json"),
-        &format!("{FIXTURES}/jwks.json"),
-        tokens["client_id"].as_str().unwrap(),
+    let out = verify_fixtures(
+        &tokens,
         &[
             "--now",
             "2027-01-15T08:01:00Z",
