@@ -211,12 +211,8 @@ impl FileSinkConfig {
                 "the queue needs room for at least one event".into(),
             ));
         }
-        if let Some(head) = &self.head_file
-            && rampart_core::fs::parent_dir(head) == self.dir
-        {
-            return Err(Error::Config(
-                "the head file must be outside the trail's directory".into(),
-            ));
+        if let Some(head) = &self.head_file {
+            check_head_outside(head, &self.dir)?;
         }
         Ok(self)
     }
@@ -264,24 +260,102 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
 
 use rampart_core::fs::sync_dir;
 
+/// How much of a head file's end is read: the newest heads are there, and the file grows
+/// by one line per commit forever.
+const HEAD_TAIL_BYTES: u64 = 64 * 1024;
+
 /// Reads the newest head a sink published to a head file (see
-/// [`FileSinkConfig::head_file`]): the last complete line of the form `SEQ:CHAIN TIME`.
+/// [`FileSinkConfig::head_file`]): among the complete `SEQ:CHAIN TIME` lines at its end,
+/// the one with the highest sequence number. Heads only ever grow: a line whose sequence
+/// number is lower than the one before it (an old head appended by someone who can only
+/// append, or a writer that resumed a cut trail) is refused.
 ///
 /// # Errors
-/// The file cannot be read, or holds no complete head line.
+/// The file cannot be read, holds no complete head line, or goes backwards.
 pub fn read_head_file(path: &Path) -> Result<(u64, ChainValue)> {
-    let bytes = read_trail_file(path)?;
-    bytes
-        .split_inclusive(|&b| b == b'\n')
-        .filter(|line| line.ends_with(b"\n"))
-        .filter_map(|line| {
-            let text = std::str::from_utf8(line).ok()?;
-            let (seq, rest) = text.trim_end().split_once(':')?;
-            let chain = rest.split(' ').next()?;
-            Some((seq.parse::<u64>().ok()?, ChainValue::from_hex(chain)?))
-        })
-        .next_back()
-        .ok_or_else(|| Error::Config(format!("`{}` holds no audit head", path.display())))
+    use std::io::{Seek, SeekFrom};
+    let io = |source| io_error(path, source);
+    let mut file = rampart_core::fs::open_read_no_follow(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let start = len.saturating_sub(HEAD_TAIL_BYTES);
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io)?;
+    let mut lines = bytes.split_inclusive(|&b| b == b'\n');
+    if start > 0 {
+        lines.next(); // the first line was cut by the seek
+    }
+    let mut newest: Option<(u64, ChainValue)> = None;
+    for line in lines.filter(|line| line.ends_with(b"\n")) {
+        let Some(head) = parse_head_line(line) else {
+            continue;
+        };
+        if newest.is_some_and(|(seq, _)| head.0 < seq) {
+            return Err(Error::Config(format!(
+                "`{}` goes backwards: head {} after {}",
+                path.display(),
+                head.0,
+                newest.map_or(0, |(seq, _)| seq)
+            )));
+        }
+        newest = Some(head);
+    }
+    newest.ok_or_else(|| Error::Config(format!("`{}` holds no audit head", path.display())))
+}
+
+fn parse_head_line(line: &[u8]) -> Option<(u64, ChainValue)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (seq, rest) = text.trim_end().split_once(':')?;
+    let chain = rest.split(' ').next()?;
+    Some((seq.parse::<u64>().ok()?, ChainValue::from_hex(chain)?))
+}
+
+/// Keeps a torn tail's bytes in a new private file beside the trail, synced with its
+/// directory entry before the trail is cut. A file already there with the same bytes (a
+/// crash between keeping and cutting) is the same evidence; anything else there gets a
+/// new name rather than blocking the writer forever.
+fn keep_torn_tail(trail: &Path, offset: u64, bytes: &[u8]) -> Result<PathBuf> {
+    let base = trail.with_extension(format!("jsonl.torn-{offset}"));
+    for attempt in 0..16u32 {
+        let keep = if attempt == 0 {
+            base.clone()
+        } else {
+            base.with_extension(format!("torn-{offset}.{attempt}"))
+        };
+        match rampart_core::fs::create_private(&keep) {
+            Ok(mut file) => {
+                file.write_all(bytes)
+                    .and_then(|()| file.sync_all())
+                    .and_then(|()| sync_dir(&rampart_core::fs::parent_dir(&keep)))
+                    .map_err(|source| io_error(&keep, source))?;
+                return Ok(keep);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                if read_trail_file(&keep).is_ok_and(|kept| kept == bytes) {
+                    return Ok(keep);
+                }
+            }
+            Err(error) => return Err(io_error(&keep, error)),
+        }
+    }
+    Err(Error::Config(format!(
+        "cannot keep the torn tail of `{}` aside: too many files in the way",
+        trail.display()
+    )))
+}
+
+/// The head file must not live in the trail's directory (compared after resolving links,
+/// so `dir/./head` or a symlinked parent do not slip through).
+fn check_head_outside(head: &Path, dir: &Path) -> Result<()> {
+    let resolve = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let head_dir = resolve(&rampart_core::fs::parent_dir(head));
+    let trail_dir = resolve(dir);
+    if head_dir.starts_with(&trail_dir) {
+        return Err(Error::Config(
+            "the head file must be outside the trail's directory".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The state of the file being written.
@@ -302,6 +376,8 @@ struct Writer {
     prev: ChainValue,
     /// Where the head is published after every commit, if anywhere.
     head_file: Option<File>,
+    /// Heads that could not be published.
+    head_failures: u64,
 }
 
 /// Reads a whole trail file without following a symlink planted in its place.
@@ -328,7 +404,25 @@ impl Writer {
         }
 
         let files = trail_files(&config.dir)?;
-        let (found, tail) = crate::verify::walk(&files, &config.chain, None)?;
+        // A published head must still be in the trail: a writer never resumes a trail
+        // whose end was cut (and never writes heads that go backwards over the cut).
+        let published = match &config.head_file {
+            Some(head_path) => {
+                check_head_outside(head_path, &config.dir)?;
+                match read_head_file(head_path) {
+                    Ok(head) => Some(head),
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        None
+                    }
+                    Err(Error::Config(what)) if what.ends_with("holds no audit head") => None,
+                    Err(error) => return Err(error),
+                }
+            }
+            None => None,
+        };
+        let (found, tail) = crate::verify::walk(&files, &config.chain, published)?;
         if let Some(finding) = found.finding {
             return Err(Error::Damaged {
                 file: finding.file,
@@ -341,13 +435,7 @@ impl Writer {
         let writer_file = match tail {
             Some(tail) if !tail.sealed => {
                 if let Some((offset, bytes)) = &tail.torn {
-                    let keep = tail.path.with_extension(format!("jsonl.torn-{offset}"));
-                    rampart_core::fs::create_private(&keep)
-                        .and_then(|mut file| {
-                            file.write_all(bytes)?;
-                            file.sync_all()
-                        })
-                        .map_err(|source| io_error(&keep, source))?;
+                    let keep = keep_torn_tail(&tail.path, *offset, bytes)?;
                     let file = rampart_core::fs::open_rw_no_follow(&tail.path)
                         .map_err(|source| io_error(&tail.path, source))?;
                     file.set_len(*offset)
@@ -398,6 +486,7 @@ impl Writer {
             seq,
             prev,
             head_file,
+            head_failures: 0,
         };
         let mut started =
             AuditEvent::new(Action::AuditStarted, Outcome::Success, writer.clock.now())
@@ -460,14 +549,18 @@ impl Writer {
         let result = self
             .file
             .write_all(&buffer)
-            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) })
-            .and_then(|()| self.publish_head(seq, prev, sync));
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         match result {
             Ok(()) => {
                 self.seq = seq;
                 self.prev = prev;
                 self.bytes += buffer.len() as u64;
                 self.records_in_file += acks.len() as u64;
+                // The records are in the trail: a head that cannot be published now is
+                // counted, and the next commit publishes the newest head anyway.
+                if self.publish_head(seq, prev, sync).is_err() {
+                    self.head_failures = self.head_failures.saturating_add(1);
+                }
                 Ok(acks)
             }
             Err(error) => {
@@ -534,12 +627,26 @@ impl Writer {
             return Ok(());
         };
         let mut expired = Vec::new();
-        for path in files.iter().filter(|p| **p != self.path) {
+        for (position, path) in files.iter().enumerate().take(MAX_REMOVED_PER_PASS) {
+            if *path == self.path {
+                break;
+            }
             let Some(seal) = last_record_of(path, &self.chain) else {
                 break;
             };
             let sealed_at = seal.event.time.to_system_time();
             if seal.event.action != Action::AuditSealed || sealed_at >= cutoff {
+                break;
+            }
+            // The seal must be the one the next file's first record links to: a seal
+            // line copied or forged onto a recent file does not make it removable.
+            let next_links = files
+                .get(position + 1)
+                .and_then(|next| first_record_of(next, &self.chain))
+                .is_some_and(|first| {
+                    seal.seq.checked_add(1) == Some(first.seq) && first.prev == seal.chain
+                });
+            if !next_links {
                 break;
             }
             let name = path
@@ -576,6 +683,17 @@ impl Writer {
         let _ = sync_dir(&self.dir);
         Ok(())
     }
+}
+
+/// Most files one retention pass removes: its record lists each, and must stay far below
+/// the line limit.
+const MAX_REMOVED_PER_PASS: usize = 1000;
+
+/// The first record of a trail file, if it decodes.
+fn first_record_of(path: &Path, chain: &Chain) -> Option<record::Record> {
+    let bytes = read_trail_file(path).ok()?;
+    let end = bytes.iter().position(|&b| b == b'\n')?;
+    record::decode(chain, bytes.get(..=end)?).ok()
 }
 
 /// The last record of a trail file, if it decodes.

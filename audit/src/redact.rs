@@ -156,7 +156,11 @@ pub fn redact_kubernetes(event: &mut Event) {
             }
             continue;
         };
-        redact_secret_objects(&mut value, about_secrets);
+        if about_secrets {
+            redact_secret_body(&mut value);
+        } else {
+            redact_secret_objects(&mut value, false);
+        }
         redact_value(&mut value);
         if let Ok(raw) = serde_json::value::to_raw_value(&value) {
             *body = raw;
@@ -213,6 +217,51 @@ fn redact_secret_objects(value: &mut Value, is_secret: bool) {
                 redact_patch_operation(operation);
             }
         }
+        _ => {}
+    }
+}
+
+/// A body about Secrets, whatever its shape — an object, a list, a `Table` whose
+/// `rows[].object` may carry whole Secrets, a merge patch, a JSON patch, or a string (an
+/// apply patch in YAML): every `data` and `stringData` value and every last-applied
+/// configuration anywhere in it goes, and a string body goes whole.
+fn redact_secret_body(value: &mut Value) {
+    match value {
+        Value::String(text) => REDACTED.clone_into(text),
+        Value::Array(operations)
+            if operations
+                .iter()
+                .all(|op| op.get("op").is_some() && op.get("path").is_some()) =>
+        {
+            for operation in operations {
+                redact_patch_operation(operation);
+            }
+        }
+        _ => redact_secret_fields_everywhere(value),
+    }
+}
+
+/// Every `data`/`stringData` value and last-applied annotation at any depth.
+fn redact_secret_fields_everywhere(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match key.as_str() {
+                    "data" | "stringData" => match inner {
+                        Value::Object(entries) => {
+                            for entry in entries.values_mut() {
+                                *entry = Value::String(REDACTED.to_owned());
+                            }
+                        }
+                        Value::Null => {}
+                        other => *other = Value::String(REDACTED.to_owned()),
+                    },
+                    LAST_APPLIED => *inner = Value::String(REDACTED.to_owned()),
+                    _ => redact_secret_fields_everywhere(inner),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_secret_fields_everywhere),
         _ => {}
     }
 }

@@ -130,9 +130,9 @@ struct Spool {
 impl Spool {
     /// Opens the spool and makes it consistent after a crash: a torn last line (a write
     /// that was never acknowledged) is cut off and kept aside, so the next event cannot be
-    /// glued onto it; a cursor past the end or inside a line (the spool was emptied but
-    /// the cursor not yet reset, or it was edited) is moved back to a line boundary, so
-    /// events acknowledged from now on are never skipped. Delivery stays at least once.
+    /// glued onto it; a cursor past the end or inside a line is reset to the start, so no
+    /// acknowledged event is ever skipped (some may be sent twice: delivery is at least
+    /// once).
     fn open(dir: &Path) -> Result<Self> {
         let io = |path: &Path, source| Error::Io {
             path: path.display().to_string(),
@@ -167,18 +167,14 @@ impl Spool {
             self.file.set_len(whole as u64)?;
             self.file.sync_all()?;
         }
+        // A cursor that does not sit on a line boundary inside the spool cannot be
+        // trusted to mean "delivered up to here": start again from the beginning.
+        // Delivery is at least once; collectors deduplicate on auditID.
         let cursor = self.cursor();
-        let valid = usize::try_from(cursor).ok().and_then(|at| {
-            let at_boundary = at == 0 || bytes.get(at - 1) == Some(&b'\n');
-            (at <= whole && at_boundary).then_some(at)
-        });
-        if valid.is_none() {
-            let within = usize::try_from(cursor).unwrap_or(usize::MAX).min(whole);
-            let boundary = bytes
-                .get(..within)
-                .and_then(|head| head.iter().rposition(|&b| b == b'\n'))
-                .map_or(0, |newline| newline + 1);
-            self.set_cursor(boundary as u64)?;
+        let valid = usize::try_from(cursor)
+            .is_ok_and(|at| at <= whole && (at == 0 || bytes.get(at - 1) == Some(&b'\n')));
+        if !valid {
+            self.set_cursor(0)?;
         }
         Ok(())
     }
@@ -229,13 +225,14 @@ impl Spool {
         Ok((lines, next))
     }
 
-    /// When everything was delivered, empties the spool (spool first, then cursor, so a
-    /// crash in between only leaves a cursor past the end, read as "nothing pending").
+    /// When everything was delivered, empties the spool: the cursor is reset first, then
+    /// the spool cut, so a crash or a failed write in between means events are sent again,
+    /// never skipped. Only a cursor exactly at the end counts as "everything delivered".
     fn compact_if_drained(&mut self, cursor: u64) -> std::io::Result<bool> {
-        if cursor > 0 && cursor >= self.file.metadata()?.len() {
+        if cursor > 0 && cursor == self.file.metadata()?.len() {
+            self.set_cursor(0)?;
             self.file.set_len(0)?;
             self.file.sync_all()?;
-            self.set_cursor(0)?;
             return Ok(true);
         }
         Ok(false)

@@ -224,6 +224,29 @@ fn secret_data_is_redacted_in_lists_patches_and_last_applied_configuration() {
         );
         assert!(text.contains(rampart_audit::REDACTED), "{text}");
     }
+    // `kubectl get secrets` asks for a Table; with includeObject=Object each row carries
+    // the whole Secret, and a YAML apply patch arrives as a string.
+    let table = event(
+        "list",
+        "responseObject",
+        format!(
+            r#"{{"kind":"Table","apiVersion":"meta.k8s.io/v1","columnDefinitions":[],"rows":[{{"cells":["db"],"object":{{"kind":"PartialObjectMetadata","metadata":{{"name":"db","annotations":{{"kubectl.kubernetes.io/last-applied-configuration":"{applied}"}}}},"data":{{"color":"{VALUE}"}}}}}}]}}"#
+        ),
+    );
+    let yaml_patch = event(
+        "patch",
+        "requestObject",
+        format!(r#""stringData:\n  shape: {PLAIN}\n""#),
+    );
+    for json in [table, yaml_patch] {
+        let mut parsed = Event::from_json(&json).unwrap();
+        rampart_audit::redact_kubernetes(&mut parsed);
+        let text = serde_json::to_string(&parsed).unwrap();
+        assert!(
+            !text.contains(VALUE) && !text.contains(PLAIN),
+            "secret data leaked: {text}"
+        );
+    }
     // A JSON patch of a label on a Secret keeps the label: only data is removed.
     let labels = event(
         "patch",

@@ -873,3 +873,75 @@ fn planted_symlinks_are_never_followed_and_files_are_private() {
     }
     let _ = std::fs::remove_file(&victim);
 }
+
+/// Cutting the end of the trail and letting the writer resume must not pass: the writer
+/// checks the published head before appending, and the head file never goes backwards.
+#[test]
+fn a_writer_refuses_to_resume_a_trail_cut_below_its_published_head() {
+    let dir = TempDir::new("head-resume");
+    let anchors = TempDir::new("head-resume-anchors");
+    let head_path = anchors.0.join("head");
+    let config = || {
+        FileSinkConfig::new(&dir.0)
+            .durability(Durability::EveryEvent)
+            .head_file(&head_path)
+    };
+    let sink = FileSink::open(config()).unwrap();
+    for n in 0..6 {
+        sink.record(event(n)).unwrap();
+    }
+    drop(sink);
+    // Cut the last two events and the seal, then let `rampart audit record` run again.
+    edit_file(&files(&dir.0)[0], |lines| lines.truncate(lines.len() - 3));
+    assert!(matches!(
+        FileSink::open(config()),
+        Err(Error::Damaged { .. })
+    ));
+    // An old head appended by someone who can only append is refused too.
+    let first = std::fs::read_to_string(&head_path)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&head_path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, format!("{first}\n").as_bytes()).unwrap();
+    assert!(rampart_audit::read_head_file(&head_path).is_err());
+    // A head file inside the trail's directory, however spelled, is refused.
+    let sneaky = dir.0.join(".").join("head");
+    assert!(
+        FileSinkConfig::new(&dir.0)
+            .head_file(sneaky)
+            .build()
+            .is_err()
+    );
+}
+
+/// A crash between keeping a torn tail aside and cutting it leaves the kept file behind;
+/// the next writer must still open (the same bytes are the same evidence).
+#[test]
+fn a_torn_tail_already_kept_aside_does_not_block_the_next_writer() {
+    let dir = TempDir::new("torn-kept");
+    let sink =
+        FileSink::open(FileSinkConfig::new(&dir.0).durability(Durability::EveryEvent)).unwrap();
+    sink.record(event(1)).unwrap();
+    std::mem::forget(sink);
+    std::fs::remove_file(dir.0.join(".lock")).unwrap();
+    let file = files(&dir.0)[0].clone();
+    let torn = b"{\"seq\":9,\"prev\":\"00";
+    let offset = std::fs::metadata(&file).unwrap().len();
+    let mut handle = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(&mut handle, torn).unwrap();
+    std::fs::write(file.with_extension(format!("jsonl.torn-{offset}")), torn).unwrap();
+    let sink =
+        FileSink::open(FileSinkConfig::new(&dir.0).durability(Durability::EveryEvent)).unwrap();
+    sink.record(event(2)).unwrap();
+    sink.close().unwrap();
+    assert!(check(&dir.0).is_intact());
+}

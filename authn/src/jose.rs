@@ -430,7 +430,9 @@ fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, TokenError> {
 }
 
 /// Verifies a compact JWS against `keys` with one of `allowed` algorithms, and returns its
-/// claims. The one place a token's signature is judged.
+/// claims. The one place a token's signature is judged. It judges JWTs meant as
+/// credentials (ID tokens, rampart-issued tokens): a `typ` header other than `JWT` (an
+/// access token's `at+jwt`, a logout token) is refused, per RFC 8725 §3.11.
 ///
 /// # Errors
 /// See [`TokenError`].

@@ -636,6 +636,20 @@ fn a_response_is_consumed_only_for_the_request_this_browser_started() {
         login.in_response_to.as_deref(),
         Some(victims_request.as_str())
     );
+    // Through the authenticator: the credential carries the session's request ID.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (fresh, _) = sp_at(5);
+    let authenticator = SamlAuthenticator::new(Arc::new(fresh));
+    let refused = runtime.block_on(authenticator.authenticate(
+        // A valid response to the pending request, posted by a browser whose session
+        // started another one: refused, though `consume` alone would accept it.
+        &SamlPostResponse::new(response("response-signed")).answering(field("second_request")),
+        &RequestContext::default(),
+    ));
+    assert_eq!(refused.unwrap_err(), AuthnError::InvalidCredentials);
     // A request made for a session is not remembered by the SP at all.
     let redirect = sp.authn_request_for_session(None);
     assert!(redirect.is_ok() || matches!(redirect, Err(SamlError::Config(_))));
@@ -657,54 +671,49 @@ fn a_full_pending_set_refuses_new_requests_but_not_logins_in_progress() {
 }
 
 /// Anonymous senders cannot queue unbounded xmlsec and RSA work: beyond the limit a
-/// response is refused as overloaded at once, and the permit is held until the work ends.
+/// response is refused as overloaded at once, never more run at once than allowed, and
+/// the permit is held until the work ends.
 #[test]
 fn verification_runs_under_a_bounded_concurrency_limit() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .unwrap();
-    let authenticator =
-        SamlAuthenticator::with_max_concurrent(Arc::new(sp().allow_unsolicited(true)), 1);
-    let context = RequestContext::default();
-    let credential = SamlPostResponse::new(response("encrypted-aes128gcm-signed-response"));
+    let authenticator = Arc::new(SamlAuthenticator::with_max_concurrent(
+        Arc::new(sp().allow_unsolicited(true)),
+        1,
+    ));
+    let encoded = response("encrypted-aes128gcm-signed-response");
     runtime.block_on(async {
-        let attempts = (0..16).map(|_| authenticator.authenticate(&credential, &context));
-        let results = futures_util_join_all(attempts).await;
-        let overloaded = results
-            .iter()
-            .filter(|r| matches!(r, Err(AuthnError::Overloaded)))
-            .count();
-        assert_eq!(overloaded, 15, "{results:?}");
-        // Once the work ended, the permit is free again.
-        let after = authenticator.authenticate(&credential, &context).await;
-        assert!(!matches!(after, Err(AuthnError::Overloaded)), "{after:?}");
-    });
-}
-
-/// Polls every future in turn on one task (as `join_all` does), so all start before any
-/// finishes.
-async fn futures_util_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, slot) in pinned.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *slot = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let authenticator = Arc::clone(&authenticator);
+                let credential = SamlPostResponse::new(encoded.clone());
+                tokio::spawn(async move {
+                    authenticator
+                        .authenticate(&credential, &RequestContext::default())
+                        .await
+                })
+            })
+            .collect();
+        let mut overloaded = 0;
+        for task in tasks {
+            if matches!(task.await.unwrap(), Err(AuthnError::Overloaded)) {
+                overloaded += 1;
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    done.into_iter().map(Option::unwrap).collect()
+        assert!(
+            overloaded > 0,
+            "32 at once against one permit: some are refused"
+        );
+        assert_eq!(authenticator.peak_running(), 1, "never two at once");
+        // Once the work ended, the permit is free again.
+        let after = authenticator
+            .authenticate(
+                &SamlPostResponse::new(encoded.clone()),
+                &RequestContext::default(),
+            )
+            .await;
+        assert!(!matches!(after, Err(AuthnError::Overloaded)), "{after:?}");
+    });
 }

@@ -77,7 +77,8 @@ impl std::error::Error for EscalationDenied {}
 pub enum WriteOperation {
     /// A POST to the collection: the request names no object.
     Create,
-    /// A PUT or PATCH of a named object.
+    /// A PUT or PATCH of a named object (including a create-on-update: a PUT or
+    /// server-side apply of an object that does not exist yet names it too).
     Update,
 }
 
@@ -219,7 +220,9 @@ impl Policy {
     /// The `escalate` check names the object as the request does, as the apiserver's
     /// `RoleEscalationAuthorized` takes the name from the request info: empty on create
     /// (a POST to the collection), the object's name on update. So an `escalate` grant
-    /// scoped by `resourceNames` lets its holder update those roles, never create them.
+    /// scoped by `resourceNames` lets its holder update those roles — and create them
+    /// through an update (a PUT or server-side apply of a missing role, which RBAC
+    /// objects allow), since that request names the object — but never POST them.
     /// The `bind` check names the referenced role, as `BindingAuthorized` does.
     pub fn may_write(
         &self,

@@ -28,8 +28,10 @@ pub enum RequestInfoError {
     /// answers with an error.
     #[error("unable to determine kind and namespace from the request path")]
     NoResource,
-    /// The target is neither empty nor an absolute path (`/...`): an HTTP server refuses
-    /// it before any handler runs.
+    /// The target is neither empty nor an absolute path (`/...`). Go's server also
+    /// accepts the absolute form (`https://host/path`) and `*`; this parser takes only the
+    /// origin form a proxy in front of the apiserver passes on, and refuses the rest
+    /// (closed, never a different answer).
     #[error("request target is not an absolute path")]
     NotAbsolutePath,
 }

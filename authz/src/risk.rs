@@ -305,10 +305,22 @@ fn probe_allowed(rules: &[PolicyRule], probe: &Probe, namespace: &str) -> bool {
     rules.iter().any(|rule| rule_allows(&request, rule))
 }
 
-/// Kubernetes' default bindings as kube-apiserver creates them (its own golden files,
-/// `plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata`), built in.
-static DEFAULT_BINDINGS: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(|| {
+/// Kubernetes' default policy as kube-apiserver creates it (its own golden files,
+/// `plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata`), built in and aggregated.
+static DEFAULT_POLICY: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(|| {
     let files = [
+        (
+            "cluster-roles.yaml",
+            include_str!("../tests/fixtures/k8s-bootstrap-policy/cluster-roles.yaml"),
+        ),
+        (
+            "controller-roles.yaml",
+            include_str!("../tests/fixtures/k8s-bootstrap-policy/controller-roles.yaml"),
+        ),
+        (
+            "namespace-roles.yaml",
+            include_str!("../tests/fixtures/k8s-bootstrap-policy/namespace-roles.yaml"),
+        ),
         (
             "cluster-role-bindings.yaml",
             include_str!("../tests/fixtures/k8s-bootstrap-policy/cluster-role-bindings.yaml"),
@@ -325,45 +337,65 @@ static DEFAULT_BINDINGS: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(
     let mut policy = Policy::new();
     for (name, text) in files {
         if let Ok(loaded) = crate::Loader::new().strict(true).load_str(name, text) {
-            for binding in loaded.policy.cluster_role_bindings() {
-                policy.add_cluster_role_binding(binding.clone());
-            }
-            for binding in loaded.policy.role_bindings() {
-                policy.add_role_binding(binding.clone());
-            }
+            let part = loaded.policy;
+            part.cluster_roles()
+                .for_each(|r| policy.add_cluster_role(r.clone()));
+            part.roles().for_each(|r| policy.add_role(r.clone()));
+            part.cluster_role_bindings()
+                .for_each(|b| policy.add_cluster_role_binding(b.clone()));
+            part.role_bindings()
+                .for_each(|b| policy.add_role_binding(b.clone()));
         }
     }
+    let _ = policy.aggregate();
     policy
 });
 
-/// Whether a binding is exactly one of Kubernetes' defaults: the one rule that decides
-/// [`Risk::bootstrap`]. Subjects compare as a set.
+/// The rules a role grants, in one order, for comparing two policies.
+fn sorted_rules(policy: &Policy, role_ref: &RoleRef, namespace: &str) -> Option<Vec<PolicyRule>> {
+    let mut rules = role_rules(policy, role_ref, namespace).ok()?.to_vec();
+    rules.sort();
+    rules.dedup();
+    Some(rules)
+}
+
+/// Whether a binding is exactly one of Kubernetes' defaults — the same name, role
+/// reference and subjects (as a set), *and* the role it grants holds the same rules as the
+/// shipped role: the one rule that decides [`Risk::bootstrap`]. A default binding whose
+/// role was widened (`system:public-info-viewer` given `*/*`) is not bootstrap.
 fn is_default_binding(
+    policy: &Policy,
     namespace: &str,
     name: &str,
     role_ref: &RoleRef,
     subjects: &[Subject],
 ) -> bool {
-    let shipped = if namespace.is_empty() {
-        DEFAULT_BINDINGS
+    let shipped = &*DEFAULT_POLICY;
+    let shipped_binding = if namespace.is_empty() {
+        shipped
             .cluster_role_bindings()
             .find(|b| b.name == name)
             .map(|b| (&b.role_ref, &b.subjects))
     } else {
-        DEFAULT_BINDINGS
+        shipped
             .role_bindings_in(namespace)
             .find(|b| b.name == name)
             .map(|b| (&b.role_ref, &b.subjects))
     };
-    shipped.is_some_and(|(shipped_role, shipped_subjects)| {
-        let mut ours = subjects.to_vec();
-        let mut theirs = shipped_subjects.clone();
-        ours.sort();
-        ours.dedup();
-        theirs.sort();
-        theirs.dedup();
-        shipped_role == role_ref && ours == theirs
-    })
+    let Some((shipped_role, shipped_subjects)) = shipped_binding else {
+        return false;
+    };
+    let set = |subjects: &[Subject]| {
+        let mut set = subjects.to_vec();
+        set.sort();
+        set.dedup();
+        set
+    };
+    shipped_role == role_ref
+        && set(subjects) == set(shipped_subjects)
+        && sorted_rules(policy, role_ref, namespace).is_some_and(|ours| {
+            sorted_rules(shipped, role_ref, namespace).is_some_and(|theirs| ours == theirs)
+        })
 }
 
 impl Policy {
@@ -375,7 +407,7 @@ impl Policy {
         let cluster = self
             .cluster_role_bindings()
             .map(|b| ("ClusterRoleBinding", &b.name, "", &b.role_ref, &b.subjects));
-        let namespaced = self.role_bindings().map(|b| {
+        let namespaced = self.effective_role_bindings().map(|b| {
             (
                 "RoleBinding",
                 &b.name,
@@ -418,7 +450,7 @@ impl Policy {
                         namespace: namespace.to_owned(),
                         role: role_ref.clone(),
                         subjects: subjects.clone(),
-                        bootstrap: is_default_binding(namespace, name, role_ref, subjects),
+                        bootstrap: is_default_binding(self, namespace, name, role_ref, subjects),
                     });
                 }
             }

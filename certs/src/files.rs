@@ -1,8 +1,7 @@
 //! Writing key and certificate files, and removing them (SC-12, SC-28).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::CertError;
@@ -14,28 +13,12 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// Writes `bytes` to `path` with `mode`: a temporary file created with that mode (never
-/// briefly world-readable), synced, renamed over `path`, and the directory synced.
+/// Writes `bytes` to `path` with `mode`: a temporary file with a random name created new
+/// with that mode (never briefly world-readable, never through a symlink), synced, renamed
+/// over `path`, and the directory synced — core's one rule for files.
 fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
-    let io = |error: std::io::Error| CertError::io(path, &error);
-    let dir = parent(path);
-    let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
-    temp_name.push(format!(".tmp-{}", std::process::id()));
-    let temp = dir.join(temp_name);
-    let _ = fs::remove_file(&temp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&temp)
-        .map_err(io)?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    if let Err(error) = written.and_then(|()| fs::rename(&temp, path)) {
-        let _ = fs::remove_file(&temp);
-        return Err(io(error));
-    }
-    File::open(&dir).and_then(|d| d.sync_all()).map_err(io)
+    rampart_core::fs::write_atomically_with_mode(path, bytes, mode)
+        .map_err(|error| CertError::io(path, &error))
 }
 
 /// A private key file: mode 0600.

@@ -205,7 +205,17 @@ fn check_ssh_key_strength(key: &ssh_key::public::KeyData) -> Result<(), CertErro
                 let leading = n.first().map_or(8, |b| b.leading_zeros() as usize);
                 n.len() * 8 - leading
             });
-            if bits >= MIN_SSH_RSA_BITS {
+            // An exponent of 1 (no encryption at all) or an even one is no RSA key.
+            let exponent_ok = rsa.e.as_positive_bytes().is_some_and(|e| {
+                let odd = e.last().is_some_and(|last| last & 1 == 1);
+                let above_one = e.len() > 1 || e.first().is_some_and(|first| *first > 1);
+                odd && above_one
+            });
+            if !exponent_ok {
+                Err(CertError::Refused(
+                    "the RSA public exponent must be odd and above 1".into(),
+                ))
+            } else if bits >= MIN_SSH_RSA_BITS {
                 Ok(())
             } else {
                 Err(CertError::Refused(format!(

@@ -285,3 +285,41 @@ fn wildcard_principals_and_weak_keys_are_refused() {
         .is_ok()
     );
 }
+
+/// An RSA "key" with exponent 1 (the identity: no encryption) or an even exponent is not
+/// certified, whatever its modulus.
+#[test]
+fn rsa_keys_with_a_degenerate_exponent_are_refused() {
+    use base64::Engine as _;
+    let dir = scratch("exponent");
+    let ca = SshCa::read_file(&keygen(&dir, "ca", &["-t", "ed25519"]), system_clock()).unwrap();
+    let field = |bytes: &[u8]| {
+        let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(bytes);
+        out
+    };
+    // A 2048-bit modulus (leading zero byte: an mpint is signed).
+    let mut modulus = vec![0u8, 0xc3];
+    modulus.extend(std::iter::repeat_n(0x5a, 255));
+    for exponent in [vec![1u8], vec![2u8], vec![0x01, 0x00, 0x00]] {
+        let blob = [field(b"ssh-rsa"), field(&exponent), field(&modulus)].concat();
+        let public_key = format!(
+            "ssh-rsa {} weak",
+            base64::engine::general_purpose::STANDARD.encode(blob)
+        );
+        let request = SshCertRequest {
+            public_key,
+            principals: vec!["node-1.example.test".into()],
+            key_id: "weak".into(),
+            kind: SshCertKind::Host,
+            ttl: HOUR,
+            force_command: None,
+            source_addresses: Vec::new(),
+            extensions: Vec::new(),
+        };
+        match ca.sign(&request, &SshPolicy::default()) {
+            Err(CertError::Refused(why)) => assert!(why.contains("exponent"), "{why}"),
+            other => panic!("exponent {exponent:?}: {other:?}"),
+        }
+    }
+}

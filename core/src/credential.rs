@@ -134,6 +134,7 @@ impl Credential for BearerToken {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SamlPostResponse {
     encoded: String,
+    request_id: Option<String>,
 }
 
 impl SamlPostResponse {
@@ -141,12 +142,26 @@ impl SamlPostResponse {
     pub fn new(encoded: impl Into<String>) -> Self {
         SamlPostResponse {
             encoded: encoded.into(),
+            request_id: None,
         }
+    }
+
+    /// The response must answer `request_id`: the AuthnRequest ID kept in the session of
+    /// the browser that posted it, so that a response started by someone else is refused
+    /// (login CSRF).
+    pub fn answering(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
     }
 
     /// The base64 value.
     pub fn encoded(&self) -> &str {
         &self.encoded
+    }
+
+    /// The request this response must answer, when the caller bound it to one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 }
 

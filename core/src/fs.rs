@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 /// Mode of every file rampart creates: read and write for the owner only.
 pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
+/// Never through a symlink in the last component; never blocking on a FIFO or device
+/// planted where a file was expected (the handle is then refused as not a regular file;
+/// `O_NONBLOCK` changes nothing for regular files); never a controlling terminal; closed
+/// on exec.
+const NO_FOLLOW_FLAGS: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+
 /// Creates a new file at `path` for writing, mode 0600. Fails if anything exists at
 /// `path` — a file, a directory or a symlink (dangling or not): `O_CREAT | O_EXCL` never
 /// follows a symlink in the last component.
@@ -21,11 +27,19 @@ pub const PRIVATE_FILE_MODE: u32 = 0o600;
 /// # Errors
 /// The path exists or cannot be created.
 pub fn create_private(path: &Path) -> io::Result<File> {
+    create_new_with_mode(path, PRIVATE_FILE_MODE)
+}
+
+/// [`create_private`] with another mode (a certificate may be 0644; a key never).
+///
+/// # Errors
+/// The path exists or cannot be created.
+pub fn create_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(PRIVATE_FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .mode(mode)
+        .custom_flags(NO_FOLLOW_FLAGS)
         .open(path)
 }
 
@@ -40,7 +54,7 @@ pub fn open_append_no_follow(path: &Path, create: bool) -> io::Result<File> {
         .append(true)
         .create(create)
         .mode(PRIVATE_FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(NO_FOLLOW_FLAGS)
         .open(path)?;
     refuse_unless_regular(&file, path)?;
     Ok(file)
@@ -55,7 +69,7 @@ pub fn open_rw_no_follow(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(NO_FOLLOW_FLAGS)
         .open(path)?;
     refuse_unless_regular(&file, path)?;
     Ok(file)
@@ -69,7 +83,7 @@ pub fn open_rw_no_follow(path: &Path) -> io::Result<File> {
 pub fn open_read_no_follow(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(NO_FOLLOW_FLAGS)
         .open(path)?;
     refuse_unless_regular(&file, path)?;
     Ok(file)
@@ -95,12 +109,20 @@ fn refuse_unless_regular(file: &File, path: &Path) -> io::Result<()> {
 /// # Errors
 /// Any step failed; the temporary file is removed and `path` is left as it was.
 pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with_mode(path, bytes, PRIVATE_FILE_MODE)
+}
+
+/// [`write_private_atomically`] with another mode for the new file.
+///
+/// # Errors
+/// Any step failed; the temporary file is removed and `path` is left as it was.
+pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
     let dir = parent_dir(path);
     let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
     temp_name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     let temp = dir.join(temp_name);
-    let mut file = create_private(&temp)?;
+    let mut file = create_new_with_mode(&temp, mode)?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
     drop(file);
     if let Err(error) = written.and_then(|()| std::fs::rename(&temp, path)) {
@@ -182,6 +204,34 @@ mod tests {
         write_private_atomically(&link, b"new").unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         assert_eq!(std::fs::read(&link).unwrap(), b"new");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A FIFO planted where a file is expected fails at once instead of blocking until
+    /// someone opens its other end.
+    #[test]
+    fn a_planted_fifo_is_refused_without_blocking() {
+        let dir = scratch("fifo");
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let results = [
+                open_read_no_follow(&path).is_err(),
+                open_append_no_follow(&path, true).is_err(),
+                open_rw_no_follow(&path).is_err(),
+            ];
+            let _ = done.send(results);
+        });
+        let results = finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("opening a FIFO must not block");
+        assert_eq!(results, [true, true, true]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

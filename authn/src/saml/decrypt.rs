@@ -68,7 +68,8 @@ pub struct DecryptionPolicy {
     /// how it is refused (Jager–Somorovsky, "How to break XML Encryption", 2011). Off by
     /// default: such a response is refused before any private-key operation; have the IdP
     /// sign the Response, or encrypt with AES-GCM. When on, every failure from key
-    /// unwrapping through the inner signature is the one [`SamlError::Decryption`].
+    /// unwrapping through the inner signature is the one [`SamlError::Decryption`], but
+    /// the time a refusal takes still depends on the plaintext: a timing oracle remains.
     pub danger_cbc_without_signed_envelope: bool,
 }
 

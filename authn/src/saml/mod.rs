@@ -882,6 +882,10 @@ fn parse_assertion(xml: &str) -> Result<Assertion, SamlError> {
 pub struct SamlAuthenticator {
     sp: Arc<ServiceProvider>,
     permits: Arc<tokio::sync::Semaphore>,
+    running: Arc<(
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
 }
 
 impl SamlAuthenticator {
@@ -897,7 +901,22 @@ impl SamlAuthenticator {
         SamlAuthenticator {
             sp,
             permits: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
+            running: Arc::default(),
         }
+    }
+
+    /// The most verifications that ever ran at once.
+    pub fn peak_running(&self) -> usize {
+        self.running.1.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Counts a verification as ended however it ends.
+struct DecrementOnDrop<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for DecrementOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -909,7 +928,9 @@ impl Authenticator<SamlPostResponse> for SamlAuthenticator {
     ) -> AuthnFuture<'a> {
         let sp = Arc::clone(&self.sp);
         let encoded = credential.encoded().to_owned();
+        let request_id = credential.request_id().map(str::to_owned);
         let permits = Arc::clone(&self.permits);
+        let running = Arc::clone(&self.running);
         Box::pin(async move {
             let permit = permits
                 .try_acquire_owned()
@@ -917,7 +938,14 @@ impl Authenticator<SamlPostResponse> for SamlAuthenticator {
             // The permit moves into the job: it is held until the work really ends.
             let login = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                sp.consume(&encoded)
+                use std::sync::atomic::Ordering::SeqCst;
+                let now = running.0.fetch_add(1, SeqCst) + 1;
+                running.1.fetch_max(now, SeqCst);
+                let _done = DecrementOnDrop(&running.0);
+                match request_id {
+                    Some(request_id) => sp.consume_for_request(&encoded, &request_id),
+                    None => sp.consume(&encoded),
+                }
             })
             .await
             .map_err(|_| AuthnError::Internal {
