@@ -93,6 +93,7 @@ pub struct FileSinkConfig {
     clock: SharedClock,
     on_loss: Option<LossAlert>,
     head_file: Option<PathBuf>,
+    anchor: Option<(rampart_core::SharedAuditSink, Duration)>,
 }
 
 /// Called with the number of events just dropped and the running total, so that operators
@@ -126,6 +127,7 @@ impl FileSinkConfig {
             clock: SystemClock::shared(),
             on_loss: None,
             head_file: None,
+            anchor: None,
         }
     }
 
@@ -184,6 +186,17 @@ impl FileSinkConfig {
     /// the end, which the chain alone cannot.
     pub fn head_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.head_file = Some(path.into());
+        self
+    }
+
+    /// Also publishes the head, as an `audit.head` event (details `seq` and `chain`), to
+    /// `sink` — a [`WebhookSink`](crate::WebhookSink) to a collector, typically — at most
+    /// once per `interval` (`Duration::ZERO`: after every commit). The collector's copy is
+    /// an anchor the trail's writer cannot reach: `rampart audit verify --head SEQ:CHAIN`
+    /// checks a trail against it. The sink is called while the trail's writer waits, so it
+    /// must be quick and must never be this file sink itself.
+    pub fn anchor_sink(mut self, sink: rampart_core::SharedAuditSink, interval: Duration) -> Self {
+        self.anchor = Some((sink, interval));
         self
     }
 
@@ -378,6 +391,9 @@ struct Writer {
     head_file: Option<File>,
     /// Heads that could not be published.
     head_failures: u64,
+    /// Where heads are also published as events, how often, and when last.
+    anchor: Option<(rampart_core::SharedAuditSink, Duration)>,
+    anchored_at: Option<SystemTime>,
 }
 
 /// Reads a whole trail file without following a symlink planted in its place.
@@ -487,6 +503,8 @@ impl Writer {
             prev,
             head_file,
             head_failures: 0,
+            anchor: config.anchor.clone(),
+            anchored_at: None,
         };
         let mut started =
             AuditEvent::new(Action::AuditStarted, Outcome::Success, writer.clock.now())
@@ -558,7 +576,9 @@ impl Writer {
                 self.records_in_file += acks.len() as u64;
                 // The records are in the trail: a head that cannot be published now is
                 // counted, and the next commit publishes the newest head anyway.
-                if self.publish_head(seq, prev, sync).is_err() {
+                if self.publish_head(seq, prev, sync).is_err()
+                    || self.anchor_head(seq, prev).is_err()
+                {
                     self.head_failures = self.head_failures.saturating_add(1);
                 }
                 Ok(acks)
@@ -584,6 +604,28 @@ impl Writer {
         let line = format!("{seq}:{} {time}\n", chain.to_hex());
         head.write_all(line.as_bytes())?;
         if sync { head.sync_data() } else { Ok(()) }
+    }
+
+    /// Records the head as an `audit.head` event in the anchor sink, when one is set and
+    /// its interval has passed.
+    fn anchor_head(&mut self, seq: u64, chain: ChainValue) -> std::result::Result<(), AuditError> {
+        let Some((sink, interval)) = &self.anchor else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let due = self.anchored_at.is_none_or(|last| {
+            now.duration_since(last)
+                .map_or(true, |since| since >= *interval)
+        });
+        if !due {
+            return Ok(());
+        }
+        let event = AuditEvent::new(Action::AuditHead, Outcome::Success, now)
+            .with_detail("seq", seq)
+            .with_detail("chain", chain.to_hex());
+        sink.record(event)?;
+        self.anchored_at = Some(now);
+        Ok(())
     }
 
     /// Seals the current file and starts the next one; then applies retention.

@@ -945,3 +945,39 @@ fn a_torn_tail_already_kept_aside_does_not_block_the_next_writer() {
     sink.close().unwrap();
     assert!(check(&dir.0).is_intact());
 }
+
+/// The head can be anchored in another sink (a webhook collector, typically): every
+/// commit publishes an `audit.head` event there, and the newest one detects a cut end.
+#[test]
+fn heads_anchored_in_another_sink_detect_records_cut_from_the_end() {
+    let dir = TempDir::new("anchor-sink");
+    let collector = Arc::new(rampart_core::MemorySink::new());
+    let sink = FileSink::open(
+        FileSinkConfig::new(&dir.0)
+            .durability(Durability::EveryEvent)
+            .anchor_sink(collector.clone(), Duration::ZERO),
+    )
+    .unwrap();
+    for n in 0..5 {
+        sink.record(event(n)).unwrap();
+    }
+    sink.close().unwrap();
+    let heads: Vec<(u64, rampart_audit::ChainValue)> = collector
+        .events()
+        .iter()
+        .filter(|e| e.action == Action::AuditHead)
+        .map(|e| {
+            (
+                e.details["seq"].as_u64().unwrap(),
+                rampart_audit::ChainValue::from_hex(e.details["chain"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    assert!(heads.len() >= 6, "one per commit: {heads:?}");
+    let newest = *heads.last().unwrap();
+    let intact = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(newest)).unwrap();
+    assert!(intact.is_intact(), "{intact:?}");
+    edit_file(&files(&dir.0)[0], |lines| lines.truncate(lines.len() - 2));
+    let cut = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(newest)).unwrap();
+    assert!(cut.finding.unwrap().reason.contains("truncated at the end"));
+}

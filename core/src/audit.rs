@@ -156,6 +156,12 @@ pub const CATALOGUE: &[(Action, &str, &str, &str)] = &[
         "RA9004",
         "audit files older than the retention period were removed",
     ),
+    (
+        Action::AuditHead,
+        "audit.head",
+        "RA9005",
+        "the head (sequence number and chain value) of a trail, published to another sink as an anchor against truncation",
+    ),
 ];
 
 /// Code of every extension action (`x.` names): they are outside the catalogue.
@@ -213,6 +219,8 @@ pub enum Action {
     AuditLoss,
     /// `audit.retention`, RA9004.
     AuditRetention,
+    /// `audit.head`, RA9005.
+    AuditHead,
     /// An action defined by the embedding application: a name starting with `x.` made of
     /// `[a-z0-9._-]`, at most [`MAX_EXTENSION_NAME`] bytes; its code is [`EXTENSION_CODE`].
     Extension(String),
