@@ -11,8 +11,10 @@ fuzz_target!(|data: &[u8]| {
         let secret = token.token().expose_secret();
         assert!(!secret.is_empty() && !secret.contains(' '));
         assert!(header.ends_with(secret));
-        if secret.len() > 12 {
-            assert!(!format!("{token:?}").contains(secret));
-        }
+        // Debug output never depends on the token: it is the same for every token (a
+        // token may happen to be a substring of the fixed redaction text itself, as the
+        // fuzzer found with `etString(<red`).
+        let reference = BearerToken::from_authorization_header("Bearer reference-token").unwrap();
+        assert_eq!(format!("{token:?}"), format!("{reference:?}"));
     }
 });
