@@ -503,3 +503,48 @@ fn the_risk_report_cannot_be_hidden_from_by_a_default_looking_name() {
         "{reported:?}"
     );
 }
+
+/// An authenticator that knows one token, for composing with core's decorators.
+struct OneUser;
+
+impl rampart_core::Authenticator<rampart_core::BearerToken> for OneUser {
+    fn authenticate<'a>(
+        &'a self,
+        _: &'a rampart_core::BearerToken,
+        _: &'a rampart_core::RequestContext,
+    ) -> rampart_core::AuthnFuture<'a> {
+        Box::pin(async { Ok(rampart_core::Authenticated::new(UserInfo::new("carol"))) })
+    }
+}
+
+/// Through the library path — an authenticator, core's `AuthenticatedGroup` after it, then
+/// the authorizer — a user whose only permission comes from a binding to
+/// `system:authenticated` is allowed, as in a cluster; without the core rule, not.
+#[test]
+fn a_binding_to_system_authenticated_applies_through_the_library_path() {
+    use rampart_core::Authenticator as _;
+    let policy = bootstrap();
+    let both = Both::new(&policy);
+    let review = resource(
+        "create",
+        "authorization.k8s.io",
+        "selfsubjectaccessreviews",
+        "",
+        "",
+        "",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let token = rampart_core::BearerToken::new(rampart_core::SecretString::from("t"));
+    let context = rampart_core::RequestContext::new();
+    let bare = runtime
+        .block_on(OneUser.authenticate(&token, &context))
+        .unwrap();
+    assert!(!both.allowed(&bare.user, &review));
+    let union = rampart_core::AuthenticatedGroup::new(OneUser);
+    let carol = runtime
+        .block_on(union.authenticate(&token, &context))
+        .unwrap();
+    assert!(both.allowed(&carol.user, &review));
+}

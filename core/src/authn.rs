@@ -226,6 +226,44 @@ where
     }
 }
 
+/// Adds `system:authenticated` to every user its inner authenticator (typically the
+/// union) authenticates, as kube-apiserver does after its union
+/// ([`UserInfo::with_authenticated_group`]).
+pub struct AuthenticatedGroup<A> {
+    inner: A,
+}
+
+impl<A> AuthenticatedGroup<A> {
+    /// Wraps `inner` (the union of every authenticator).
+    pub fn new(inner: A) -> Self {
+        AuthenticatedGroup { inner }
+    }
+}
+
+impl<A> fmt::Debug for AuthenticatedGroup<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatedGroup").finish_non_exhaustive()
+    }
+}
+
+impl<C, A> Authenticator<C> for AuthenticatedGroup<A>
+where
+    C: Sync + ?Sized,
+    A: Authenticator<C>,
+{
+    fn authenticate<'a>(
+        &'a self,
+        credential: &'a C,
+        context: &'a RequestContext,
+    ) -> AuthnFuture<'a> {
+        Box::pin(async move {
+            let mut authenticated = self.inner.authenticate(credential, context).await?;
+            authenticated.user = authenticated.user.with_authenticated_group();
+            Ok(authenticated)
+        })
+    }
+}
+
 /// Longest claimed username an audit event keeps, in characters: a username is short, and
 /// an event must stay far below any sink's size limit whatever a client sends.
 pub const MAX_CLAIMED_USERNAME_CHARS: usize = 256;
@@ -302,6 +340,39 @@ mod tests {
     use crate::credential::{BearerToken, PasswordCredential};
     use crate::secret::SecretString;
     use futures_executor::block_on;
+
+    #[test]
+    fn the_authenticated_group_is_added_as_kube_apiserver_adds_it() {
+        let add = |name: &str, groups: &[&str]| {
+            UserInfo::new(name)
+                .with_groups(groups.iter().copied())
+                .with_authenticated_group()
+                .groups
+        };
+        assert_eq!(add("alice", &[]), ["system:authenticated"]);
+        assert_eq!(add("alice", &["dev"]), ["dev", "system:authenticated"]);
+        assert_eq!(
+            add("alice", &["system:authenticated"]),
+            ["system:authenticated"]
+        );
+        assert_eq!(
+            add("system:anonymous", &["system:unauthenticated"]),
+            ["system:unauthenticated"]
+        );
+        assert!(add("system:anonymous", &[]).is_empty());
+        assert_eq!(
+            add("x", &["system:unauthenticated"]),
+            ["system:unauthenticated"]
+        );
+        let union =
+            AuthenticatedGroup::new(Fixed::new(Ok(Authenticated::new(UserInfo::new("bob")))));
+        let bob = block_on(union.authenticate(
+            &BearerToken::new(SecretString::from("t")),
+            &RequestContext::new(),
+        ))
+        .unwrap();
+        assert_eq!(bob.user.groups, ["system:authenticated"]);
+    }
 
     /// A claimed username of megabytes (or with control characters) is bounded before it
     /// enters the event, so one hostile login can neither bloat nor break the trail.

@@ -26,8 +26,8 @@ pub use audit::{
     MAX_EXTENSION_NAME, Outcome, SharedAuditSink, Target,
 };
 pub use authn::{
-    Audited, Authenticated, Authenticator, AuthnFuture, MAX_CLAIMED_USERNAME_CHARS,
-    UnionAuthenticator, bounded_claim,
+    Audited, Authenticated, AuthenticatedGroup, Authenticator, AuthnFuture,
+    MAX_CLAIMED_USERNAME_CHARS, UnionAuthenticator, bounded_claim,
 };
 pub use authz::{
     Attributes, Authorizer, Decision, NonResourceAttributes, ResourceAttributes, UnionAuthorizer,

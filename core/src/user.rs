@@ -130,6 +130,29 @@ impl UserInfo {
     pub fn in_group(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group)
     }
+
+    /// The group every unauthenticated (anonymous) request carries in Kubernetes.
+    pub const UNAUTHENTICATED_GROUP: &'static str = "system:unauthenticated";
+
+    /// The anonymous user's name.
+    pub const ANONYMOUS: &'static str = "system:anonymous";
+
+    /// The user as kube-apiserver hands it to authorization after its authenticator union
+    /// (`AuthenticatedGroupAdder`): `system:authenticated` is added, unless the user is
+    /// `system:anonymous` or already carries `system:authenticated` or
+    /// `system:unauthenticated`. The one place this rule lives; apply it where Kubernetes
+    /// does — after the union, to every authenticated user — so that a binding to
+    /// `system:authenticated` grants what it grants in a cluster.
+    pub fn with_authenticated_group(self) -> Self {
+        if self.username == Self::ANONYMOUS
+            || self.in_group(Self::AUTHENTICATED_GROUP)
+            || self.in_group(Self::UNAUTHENTICATED_GROUP)
+        {
+            self
+        } else {
+            self.with_groups([Self::AUTHENTICATED_GROUP])
+        }
+    }
 }
 
 /// Reads JSON `null` as the type's default, as Go's decoder does for slices, maps and strings.

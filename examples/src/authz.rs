@@ -248,12 +248,10 @@ fn impersonated(username: &str, groups: &[String]) -> UserInfo {
             format!("system:serviceaccounts:{namespace}"),
         ]);
     }
-    if username == "system:anonymous" {
-        user.with_groups(["system:unauthenticated"])
-    } else if user.in_group("system:authenticated") || user.in_group("system:unauthenticated") {
-        user
+    if username == UserInfo::ANONYMOUS {
+        user.with_groups([UserInfo::UNAUTHENTICATED_GROUP])
     } else {
-        user.with_groups(["system:authenticated"])
+        user.with_authenticated_group()
     }
 }
 
