@@ -323,11 +323,12 @@ fn parse_head_line(line: &[u8]) -> Option<(u64, ChainValue)> {
     Some((seq.parse::<u64>().ok()?, ChainValue::from_hex(chain)?))
 }
 
-/// Keeps a torn tail's bytes in a new private file beside the trail, synced with its
+/// Keeps a torn tail's bytes (of a trail file or the webhook spool) in a new private file
+/// beside it, synced with its
 /// directory entry before the trail is cut. A file already there with the same bytes (a
 /// crash between keeping and cutting) is the same evidence; anything else there gets a
 /// new name rather than blocking the writer forever.
-fn keep_torn_tail(trail: &Path, offset: u64, bytes: &[u8]) -> Result<PathBuf> {
+pub(crate) fn keep_torn_tail(trail: &Path, offset: u64, bytes: &[u8]) -> Result<PathBuf> {
     let base = trail.with_extension(format!("jsonl.torn-{offset}"));
     for attempt in 0..16u32 {
         let keep = if attempt == 0 {

@@ -159,7 +159,7 @@ pub fn redact_kubernetes(event: &mut Event) {
         if about_secrets {
             redact_secret_body(&mut value);
         } else {
-            redact_secret_objects(&mut value, false);
+            redact_secret_objects(&mut value);
         }
         redact_value(&mut value);
         if let Ok(raw) = serde_json::value::to_raw_value(&value) {
@@ -173,51 +173,28 @@ pub fn redact_kubernetes(event: &mut Event) {
     }
 }
 
-/// Secret objects lose every value of `data` and `stringData` and their
-/// last-applied configuration: alone, in a list (items inherit the list's secrecy), as a
-/// merge patch, or as the operations of a JSON patch.
-fn redact_secret_objects(value: &mut Value, is_secret: bool) {
-    match value {
-        Value::Object(map) => {
-            let kind = map.get("kind").and_then(Value::as_str);
-            let is_secret = is_secret || matches!(kind, Some("Secret" | "SecretList"));
-            if is_secret {
-                for field in ["data", "stringData"] {
-                    match map.get_mut(field) {
-                        Some(Value::Object(entries)) => {
-                            for entry in entries.values_mut() {
-                                *entry = Value::String(REDACTED.to_owned());
-                            }
-                        }
-                        Some(Value::Null) | None => {}
-                        Some(other) => *other = Value::String(REDACTED.to_owned()),
-                    }
-                }
-                if let Some(Value::Object(metadata)) = map.get_mut("metadata")
-                    && let Some(Value::Object(annotations)) = metadata.get_mut("annotations")
-                    && let Some(applied) = annotations.get_mut(LAST_APPLIED)
-                {
-                    *applied = Value::String(REDACTED.to_owned());
-                }
-            } else if let Some(Value::Object(metadata)) = map.get_mut("metadata")
-                && let Some(Value::Object(annotations)) = metadata.get_mut("annotations")
-                && let Some(Value::String(applied)) = annotations.get_mut(LAST_APPLIED)
-                && applied_is_secret(applied)
-            {
-                REDACTED.clone_into(applied);
-            }
-            if let Some(Value::Array(items)) = map.get_mut("items") {
-                for item in items {
-                    redact_secret_objects(item, is_secret);
-                }
-            }
-        }
-        Value::Array(operations) if is_secret => {
-            for operation in operations {
-                redact_patch_operation(operation);
-            }
-        }
-        _ => {}
+/// In a body not known to be about Secrets: an object (alone or among a list's items)
+/// that says `kind: Secret` or `SecretList` is redacted as a Secret body; any other
+/// object's last-applied configuration goes when it is itself a Secret.
+fn redact_secret_objects(value: &mut Value) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    if matches!(
+        map.get("kind").and_then(Value::as_str),
+        Some("Secret" | "SecretList")
+    ) {
+        return redact_secret_fields_everywhere(value);
+    }
+    if let Some(Value::Object(metadata)) = map.get_mut("metadata")
+        && let Some(Value::Object(annotations)) = metadata.get_mut("annotations")
+        && let Some(Value::String(applied)) = annotations.get_mut(LAST_APPLIED)
+        && applied_is_secret(applied)
+    {
+        REDACTED.clone_into(applied);
+    }
+    if let Some(Value::Array(items)) = map.get_mut("items") {
+        items.iter_mut().for_each(redact_secret_objects);
     }
 }
 

@@ -147,25 +147,26 @@ impl Spool {
             path,
             cursor_path: dir.join("webhook-cursor"),
         };
-        spool.recover().map_err(|source| io(&spool.path, source))?;
+        spool.recover()?;
         Ok(spool)
     }
 
-    fn recover(&mut self) -> std::io::Result<()> {
-        let mut bytes = Vec::new();
-        rampart_core::fs::open_read_no_follow(&self.path)?.read_to_end(&mut bytes)?;
+    fn recover(&mut self) -> Result<()> {
+        let io = |source| Error::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let bytes = crate::file::read_trail_file(&self.path)?;
         let whole = bytes
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |newline| newline + 1);
         if let Some(torn) = bytes.get(whole..).filter(|torn| !torn.is_empty()) {
-            let keep = self.path.with_extension(format!("jsonl.torn-{whole}"));
-            let _ = std::fs::remove_file(&keep);
-            let mut aside = rampart_core::fs::create_private(&keep)?;
-            aside.write_all(torn)?;
-            aside.sync_all()?;
-            self.file.set_len(whole as u64)?;
-            self.file.sync_all()?;
+            crate::file::keep_torn_tail(&self.path, whole as u64, torn)?;
+            self.file
+                .set_len(whole as u64)
+                .and_then(|()| self.file.sync_all())
+                .map_err(io)?;
         }
         // A cursor that does not sit on a line boundary inside the spool cannot be
         // trusted to mean "delivered up to here": start again from the beginning.
@@ -174,7 +175,7 @@ impl Spool {
         let valid = usize::try_from(cursor)
             .is_ok_and(|at| at <= whole && (at == 0 || bytes.get(at - 1) == Some(&b'\n')));
         if !valid {
-            self.set_cursor(0)?;
+            self.set_cursor(0).map_err(io)?;
         }
         Ok(())
     }

@@ -225,6 +225,18 @@ fn authenticator(setup: &Setup, clock: &SharedClock) -> Login {
     }
 }
 
+/// An issuer at the IdP's URL with a key the IdP never published: its tokens name a
+/// `kid` the key set does not hold.
+fn stranger(setup: &Setup, clock: &SharedClock) -> TokenIssuer {
+    TokenIssuer::new(
+        &setup.issuer,
+        IssuerKey::generate(Algorithm::ES256).unwrap(),
+        Duration::from_secs(600),
+        Arc::clone(clock),
+    )
+    .unwrap()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -316,13 +328,7 @@ fn a_rotation_is_picked_up_and_made_up_kids_cannot_flood_the_idp() {
         assert_eq!(setup.idp.jwks_hits.load(Ordering::SeqCst), 2);
 
         // Fifty tokens naming made-up kids within the interval: no more requests.
-        let stranger = TokenIssuer::new(
-            &setup.issuer,
-            IssuerKey::generate(Algorithm::ES256).unwrap(),
-            Duration::from_secs(600),
-            Arc::clone(&clock),
-        )
-        .unwrap();
+        let stranger = stranger(&setup, &clock);
         for _ in 0..50 {
             let forged = stranger
                 .mint(&alice, "kubernetes", Duration::from_secs(300), None)
@@ -527,13 +533,7 @@ fn a_failing_idp_is_not_asked_again_for_every_forged_token() {
     let good = IssuerKey::generate(Algorithm::ES256).unwrap();
     *setup.idp.jwks.lock().unwrap() = serde_json::json!({"keys": [good.public_jwk()]}).to_string();
     let clock: SharedClock = setup.clock.clone();
-    let stranger = TokenIssuer::new(
-        &setup.issuer,
-        IssuerKey::generate(Algorithm::ES256).unwrap(),
-        Duration::from_secs(600),
-        Arc::clone(&clock),
-    )
-    .unwrap();
+    let stranger = stranger(&setup, &clock);
     let forged = || {
         stranger
             .mint(

@@ -139,6 +139,17 @@ fn yaml_options(len: usize) -> serde_saphyr::Options {
     options
 }
 
+/// An object the API server's validation (or the shape of its kind) refuses.
+fn invalid_object(location: &Location, kind: &str, name: &str, field: &str, reason: &str) -> Error {
+    Error::Invalid {
+        location: location.clone(),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        field: field.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
 struct Collector<'l> {
     loader: &'l Loader,
     loaded: Loaded,
@@ -285,13 +296,7 @@ impl<'l> Collector<'l> {
         field: &str,
         reason: &str,
     ) {
-        let finding = Error::Invalid {
-            location: location.clone(),
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            field: field.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let finding = invalid_object(location, kind, name, field, reason);
         if self.loader.strict {
             self.errors.push(finding);
         } else {
@@ -300,13 +305,8 @@ impl<'l> Collector<'l> {
     }
 
     fn invalid(&mut self, location: &Location, kind: &str, name: &str, field: &str, reason: &str) {
-        self.errors.push(Error::Invalid {
-            location: location.clone(),
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            field: field.to_owned(),
-            reason: reason.to_owned(),
-        });
+        self.errors
+            .push(invalid_object(location, kind, name, field, reason));
     }
 
     fn object(&mut self, object: Value, location: &Location) {

@@ -2,16 +2,9 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::CertError;
-
-fn parent(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
 
 /// Writes `bytes` to `path` with `mode`: a temporary file with a random name created new
 /// with that mode (never briefly world-readable, never through a symlink), synced, renamed
@@ -65,9 +58,7 @@ fn remove_one(path: &Path) -> Result<(), CertError> {
         },
     }
     fs::remove_file(path).map_err(io)?;
-    File::open(parent(path))
-        .and_then(|d| d.sync_all())
-        .map_err(io)
+    rampart_core::fs::sync_dir(&rampart_core::fs::parent_dir(path)).map_err(io)
 }
 
 /// Overwrites an open regular file with zeros over its length and syncs it.

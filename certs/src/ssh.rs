@@ -203,7 +203,7 @@ fn check_ssh_key_strength(key: &ssh_key::public::KeyData) -> Result<(), CertErro
         KeyData::Rsa(rsa) => {
             let bits = rsa.n.as_positive_bytes().map_or(0, |n| {
                 let leading = n.first().map_or(8, |b| b.leading_zeros() as usize);
-                n.len() * 8 - leading
+                (n.len() * 8).saturating_sub(leading)
             });
             // An exponent of 1 (no encryption at all) or an even one is no RSA key.
             let exponent_ok = rsa.e.as_positive_bytes().is_some_and(|e| {

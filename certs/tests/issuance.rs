@@ -756,9 +756,9 @@ fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
         "oid_section = oids\n[oids]\nk8suid = 1.3.6.1.4.1.57683.2\n[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = alice\nO = dev\nk8suid = uid-of-admin\n",
     )
     .unwrap();
-    let csr = dir.join("uid.csr");
-    let out = Command::new("openssl")
-        .args([
+    rampart_core::openssl(
+        &dir,
+        &[
             "req",
             "-new",
             "-nodes",
@@ -766,20 +766,15 @@ fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("uid.key"))
-        .arg("-config")
-        .arg(&config)
-        .arg("-out")
-        .arg(&csr)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "-keyout",
+            "uid.key",
+            "-config",
+            "uid.cnf",
+            "-out",
+            "uid.csr",
+        ],
     );
+    let csr = dir.join("uid.csr");
     let pem = std::fs::read(&csr).unwrap();
     let verified = verify_csr(&pem).unwrap();
     assert_eq!(verified.subject.uid.as_deref(), Some("uid-of-admin"));

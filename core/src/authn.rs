@@ -272,17 +272,7 @@ pub const MAX_CLAIMED_USERNAME_CHARS: usize = 256;
 /// [`MAX_CLAIMED_USERNAME_CHARS`] characters (an ellipsis marks a cut), control and
 /// deceptive characters replaced.
 pub fn bounded_claim(claimed: &str) -> String {
-    let mut bounded: String = claimed
-        .chars()
-        .take(MAX_CLAIMED_USERNAME_CHARS)
-        .map(|c| {
-            if crate::text::is_deceptive_char(c) {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let mut bounded = crate::text::sanitized(claimed, MAX_CLAIMED_USERNAME_CHARS);
     if claimed.chars().nth(MAX_CLAIMED_USERNAME_CHARS).is_some() {
         bounded.push('…');
     }

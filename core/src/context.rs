@@ -39,13 +39,13 @@ impl RequestContext {
 
     /// Sets the client's user agent, sanitised.
     pub fn with_user_agent(mut self, user_agent: &str) -> Self {
-        self.user_agent = Some(sanitize(user_agent, MAX_USER_AGENT_CHARS));
+        self.user_agent = Some(crate::text::sanitized(user_agent, MAX_USER_AGENT_CHARS));
         self
     }
 
     /// Sets the request id that ties this request's audit records together, sanitised.
     pub fn with_request_id(mut self, request_id: &str) -> Self {
-        self.request_id = Some(sanitize(request_id, MAX_REQUEST_ID_CHARS));
+        self.request_id = Some(crate::text::sanitized(request_id, MAX_REQUEST_ID_CHARS));
         self
     }
 
@@ -85,20 +85,6 @@ impl From<RawContext> for RequestContext {
         }
         context
     }
-}
-
-/// Replaces control characters with U+FFFD and keeps at most `max_chars` characters.
-fn sanitize(text: &str, max_chars: usize) -> String {
-    text.chars()
-        .take(max_chars)
-        .map(|c| {
-            if crate::text::is_deceptive_char(c) {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -50,14 +50,7 @@ pub fn create_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
 /// # Errors
 /// The path is a symlink (`ELOOP`), not a regular file, or cannot be opened.
 pub fn open_append_no_follow(path: &Path, create: bool) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .append(true)
-        .create(create)
-        .mode(PRIVATE_FILE_MODE)
-        .custom_flags(NO_FOLLOW_FLAGS)
-        .open(path)?;
-    refuse_unless_regular(&file, path)?;
-    Ok(file)
+    open_regular_no_follow(path, OpenOptions::new().append(true).create(create))
 }
 
 /// Opens an existing regular file for reading and writing without following a symlink in
@@ -66,13 +59,7 @@ pub fn open_append_no_follow(path: &Path, create: bool) -> io::Result<File> {
 /// # Errors
 /// The path is a symlink, not a regular file, or cannot be opened.
 pub fn open_rw_no_follow(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(NO_FOLLOW_FLAGS)
-        .open(path)?;
-    refuse_unless_regular(&file, path)?;
-    Ok(file)
+    open_regular_no_follow(path, OpenOptions::new().read(true).write(true))
 }
 
 /// Opens an existing regular file for reading without following a symlink in the last
@@ -81,8 +68,14 @@ pub fn open_rw_no_follow(path: &Path) -> io::Result<File> {
 /// # Errors
 /// The path is a symlink, not a regular file, or cannot be opened.
 pub fn open_read_no_follow(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
+    open_regular_no_follow(path, OpenOptions::new().read(true))
+}
+
+/// The one way an existing file is opened: [`NO_FOLLOW_FLAGS`], mode 0600 if created, and
+/// only a regular file is returned.
+fn open_regular_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    let file = options
+        .mode(PRIVATE_FILE_MODE)
         .custom_flags(NO_FOLLOW_FLAGS)
         .open(path)?;
     refuse_unless_regular(&file, path)?;

@@ -19,6 +19,16 @@ pub fn is_deceptive_char(c: char) -> bool {
         )
 }
 
+/// At most `max_chars` characters of `text`, every [`is_deceptive_char`] replaced with
+/// U+FFFD: the one sanitiser for text from requests that is kept (request contexts,
+/// claimed usernames).
+pub(crate) fn sanitized(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .take(max_chars)
+        .map(|c| if is_deceptive_char(c) { '\u{fffd}' } else { c })
+        .collect()
+}
+
 /// `text` with every [`is_deceptive_char`] written as a visible `\u{XXXX}` escape (and
 /// the backslash doubled, so an escape in the input cannot pass for one we wrote): what a
 /// terminal or log viewer shows is exactly what was recorded.
