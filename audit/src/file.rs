@@ -277,94 +277,146 @@ use rampart_core::fs::sync_dir;
 /// by one line per commit forever.
 const HEAD_TAIL_BYTES: u64 = 64 * 1024;
 
-/// Reads the newest head a sink published to a head file (see
-/// [`FileSinkConfig::head_file`]): among the complete `SEQ:CHAIN TIME` lines at its end,
-/// the one with the highest sequence number. Heads only ever grow: a line whose sequence
-/// number is lower than the one before it (an old head appended by someone who can only
-/// append, or a writer that resumed a cut trail) is refused.
-///
-/// # Errors
-/// The file cannot be read, holds no complete head line, or goes backwards.
-pub fn read_head_file(path: &Path) -> Result<(u64, ChainValue)> {
+/// Reads up to `max` bytes from the end of a file opened without following links, and
+/// whether the read started past the file's beginning.
+pub(crate) fn read_tail(path: &Path, max: u64) -> Result<(Vec<u8>, bool)> {
     use std::io::{Seek, SeekFrom};
     let io = |source| io_error(path, source);
     let mut file = rampart_core::fs::open_read_no_follow(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
-    let start = len.saturating_sub(HEAD_TAIL_BYTES);
+    let start = len.saturating_sub(max);
     file.seek(SeekFrom::Start(start)).map_err(io)?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io)?;
+    file.take(max).read_to_end(&mut bytes).map_err(io)?;
+    Ok((bytes, start > 0))
+}
+
+/// Reads the newest head a sink published to a head file (see
+/// [`FileSinkConfig::head_file`]) from the complete lines at its end: every one must be a
+/// head (`SEQ:CHAIN TIME`), and heads never go backwards, so neither junk appended to push
+/// the real heads out of view nor an old head appended after a newer one is accepted. A
+/// last line without its newline (a write cut by a crash) is not read.
+///
+/// # Errors
+/// The file cannot be read, holds a line that is not a head, holds no complete head, or
+/// goes backwards.
+pub fn read_head_file(path: &Path) -> Result<(u64, ChainValue)> {
+    let (bytes, cut) = read_tail(path, HEAD_TAIL_BYTES)?;
     let mut lines = bytes.split_inclusive(|&b| b == b'\n');
-    if start > 0 {
+    if cut {
         lines.next(); // the first line was cut by the seek
     }
+    let refuse = |what: String| Error::Config(format!("`{}` {what}", path.display()));
     let mut newest: Option<(u64, ChainValue)> = None;
     for line in lines.filter(|line| line.ends_with(b"\n")) {
-        let Some(head) = parse_head_line(line) else {
-            continue;
-        };
-        if newest.is_some_and(|(seq, _)| head.0 < seq) {
-            return Err(Error::Config(format!(
-                "`{}` goes backwards: head {} after {}",
-                path.display(),
-                head.0,
-                newest.map_or(0, |(seq, _)| seq)
+        let head = parse_head_line(line)
+            .ok_or_else(|| refuse("holds a line that is not an audit head".into()))?;
+        if let Some((seq, _)) = newest
+            && head.0 < seq
+        {
+            return Err(refuse(format!(
+                "goes backwards: head {} after {seq}",
+                head.0
             )));
         }
         newest = Some(head);
     }
-    newest.ok_or_else(|| Error::Config(format!("`{}` holds no audit head", path.display())))
+    newest.ok_or_else(|| refuse("holds no audit head".into()))
 }
 
+/// One head line, strictly: `SEQ:CHAIN TIME` and its newline.
 fn parse_head_line(line: &[u8]) -> Option<(u64, ChainValue)> {
-    let text = std::str::from_utf8(line).ok()?;
-    let (seq, rest) = text.trim_end().split_once(':')?;
-    let chain = rest.split(' ').next()?;
+    let text = std::str::from_utf8(line.strip_suffix(b"\n")?).ok()?;
+    let (seq, rest) = text.split_once(':')?;
+    let (chain, time) = rest.split_once(' ')?;
+    time.parse::<rampart_core::Timestamp>().ok()?;
     Some((seq.parse::<u64>().ok()?, ChainValue::from_hex(chain)?))
+}
+
+/// The head a writer must find in the trail before resuming it: none for a missing or
+/// empty head file; otherwise the file's newest head, after cutting a last line a crash
+/// left unfinished. A file whose end holds no newline at all is refused (it cannot be a
+/// torn head: those are short).
+fn published_head(path: &Path) -> Result<Option<(u64, ChainValue)>> {
+    let io = |source| io_error(path, source);
+    let len = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta.len(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io(error)),
+    };
+    if len == 0 {
+        return Ok(None);
+    }
+    let (tail, _) = read_tail(path, HEAD_TAIL_BYTES)?;
+    let Some(last_newline) = tail.iter().rposition(|&b| b == b'\n') else {
+        return Err(Error::Config(format!(
+            "`{}` ends in a line that is not an audit head",
+            path.display()
+        )));
+    };
+    let torn = (tail.len() - last_newline - 1) as u64;
+    if torn > 0 {
+        let file = rampart_core::fs::open_rw_no_follow(path).map_err(io)?;
+        file.set_len(len - torn)
+            .and_then(|()| file.sync_all())
+            .map_err(io)?;
+    }
+    read_head_file(path).map(Some)
 }
 
 /// Keeps a torn tail's bytes (of a trail file or the webhook spool) in a new private file
 /// beside it, synced with its
 /// directory entry before the trail is cut. A file already there with the same bytes (a
 /// crash between keeping and cutting) is the same evidence; anything else there gets a
-/// new name rather than blocking the writer forever.
+/// new, random name rather than blocking the writer.
 pub(crate) fn keep_torn_tail(trail: &Path, offset: u64, bytes: &[u8]) -> Result<PathBuf> {
     let base = trail.with_extension(format!("jsonl.torn-{offset}"));
-    for attempt in 0..16u32 {
-        let keep = if attempt == 0 {
-            base.clone()
-        } else {
-            base.with_extension(format!("torn-{offset}.{attempt}"))
-        };
-        match rampart_core::fs::create_private(&keep) {
-            Ok(mut file) => {
-                file.write_all(bytes)
-                    .and_then(|()| file.sync_all())
-                    .and_then(|()| sync_dir(&rampart_core::fs::parent_dir(&keep)))
-                    .map_err(|source| io_error(&keep, source))?;
-                return Ok(keep);
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                if read_trail_file(&keep).is_ok_and(|kept| kept == bytes) {
-                    return Ok(keep);
-                }
-            }
-            Err(error) => return Err(io_error(&keep, error)),
-        }
+    let same_evidence = rampart_core::fs::open_read_no_follow(&base)
+        .and_then(|file| Ok((file.metadata()?.len(), file)))
+        .is_ok_and(|(len, file)| {
+            let mut kept = Vec::new();
+            len == bytes.len() as u64
+                && file.take(len).read_to_end(&mut kept).is_ok()
+                && kept == bytes
+        });
+    if same_evidence {
+        return Ok(base);
     }
-    Err(Error::Config(format!(
-        "cannot keep the torn tail of `{}` aside: too many files in the way",
-        trail.display()
-    )))
+    let keep = if std::fs::symlink_metadata(&base).is_ok() {
+        let mut random = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+            .map_err(|_| Error::Config("the system RNG failed".into()))?;
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        base.with_extension(format!("torn-{offset}.{suffix}"))
+    } else {
+        base
+    };
+    let mut file =
+        rampart_core::fs::create_private(&keep).map_err(|source| io_error(&keep, source))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| sync_dir(&rampart_core::fs::parent_dir(&keep)))
+        .map_err(|source| io_error(&keep, source))?;
+    Ok(keep)
 }
 
 /// The head file must not live in the trail's directory (compared after resolving links,
 /// so `dir/./head` or a symlinked parent do not slip through).
 fn check_head_outside(head: &Path, dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
     let resolve = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let head_dir = resolve(&rampart_core::fs::parent_dir(head));
     let trail_dir = resolve(dir);
-    if head_dir.starts_with(&trail_dir) {
+    // By path, and — once both exist — by (device, inode) of every ancestor, so a bind
+    // mount or another spelling of the trail's directory is caught too.
+    let inside = head_dir.starts_with(&trail_dir)
+        || identity(&trail_dir).is_some_and(|trail| {
+            head_dir
+                .ancestors()
+                .any(|ancestor| identity(ancestor) == Some(trail))
+        });
+    if inside {
         return Err(Error::Config(
             "the head file must be outside the trail's directory".into(),
         ));
@@ -426,16 +478,7 @@ impl Writer {
         let published = match &config.head_file {
             Some(head_path) => {
                 check_head_outside(head_path, &config.dir)?;
-                match read_head_file(head_path) {
-                    Ok(head) => Some(head),
-                    Err(Error::Io { source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        None
-                    }
-                    Err(Error::Config(what)) if what.ends_with("holds no audit head") => None,
-                    Err(error) => return Err(error),
-                }
+                published_head(head_path)?
             }
             None => None,
         };
@@ -603,8 +646,15 @@ impl Writer {
         };
         let time = rampart_core::Timestamp::from_system_time(self.clock.now());
         let line = format!("{seq}:{} {time}\n", chain.to_hex());
-        head.write_all(line.as_bytes())?;
-        if sync { head.sync_data() } else { Ok(()) }
+        let before = head.metadata()?.len();
+        let written = head
+            .write_all(line.as_bytes())
+            .and_then(|()| if sync { head.sync_data() } else { Ok(()) });
+        if written.is_err() {
+            // Never leave half a head for the next one to be glued onto.
+            let _ = head.set_len(before);
+        }
+        written
     }
 
     /// Records the head as an `audit.head` event in the anchor sink, when one is set and
@@ -734,14 +784,18 @@ const MAX_REMOVED_PER_PASS: usize = 1000;
 
 /// The first record of a trail file, if it decodes.
 fn first_record_of(path: &Path, chain: &Chain) -> Option<record::Record> {
-    let bytes = read_trail_file(path).ok()?;
+    let file = rampart_core::fs::open_read_no_follow(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(MAX_LINE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
     let end = bytes.iter().position(|&b| b == b'\n')?;
     record::decode(chain, bytes.get(..=end)?).ok()
 }
 
 /// The last record of a trail file, if it decodes.
 fn last_record_of(path: &Path, chain: &Chain) -> Option<record::Record> {
-    let bytes = read_trail_file(path).ok()?;
+    let (bytes, _) = read_tail(path, MAX_LINE_BYTES as u64 + 1).ok()?;
     let line = bytes.strip_suffix(b"\n")?.rsplit(|&b| b == b'\n').next()?;
     let mut full = line.to_vec();
     full.push(b'\n');
@@ -993,6 +1047,13 @@ impl FileSink {
         self.shared.write_failures.load(Ordering::SeqCst)
     }
 
+    /// Commits whose head could not be published to the head file or the anchor sink (the
+    /// records themselves are in the trail). Alert on it: until the next head is published,
+    /// records cut from the end go unnoticed.
+    pub fn head_failures(&self) -> u64 {
+        self.shared.lock().as_ref().map_or(0, |w| w.head_failures)
+    }
+
     /// The last record written: its sequence number and chain value.
     pub fn head(&self) -> Ack {
         let guard = self.shared.lock();
@@ -1025,6 +1086,8 @@ impl FileSink {
         let Some(mut writer) = guard.take() else {
             return Err(AuditError::Closed);
         };
+        // The final head is always anchored, whatever the interval.
+        writer.anchored_at = None;
         writer.seal("").map_err(|error| unavailable(&error))?;
         Ok(Ack {
             seq: writer.seq,

@@ -205,13 +205,15 @@ fn redact_secret_objects(value: &mut Value) {
 fn redact_secret_body(value: &mut Value) {
     match value {
         Value::String(text) => REDACTED.clone_into(text),
-        Value::Array(operations)
-            if operations
-                .iter()
-                .all(|op| op.get("op").is_some() && op.get("path").is_some()) =>
-        {
-            for operation in operations {
-                redact_patch_operation(operation);
+        // A JSON patch: every element that carries a `value` is treated as an operation,
+        // whatever the others look like (one odd element must not let the rest pass).
+        Value::Array(elements) => {
+            for element in elements {
+                if element.get("value").is_some() {
+                    redact_patch_operation(element);
+                } else {
+                    redact_secret_fields_everywhere(element);
+                }
             }
         }
         _ => redact_secret_fields_everywhere(value),

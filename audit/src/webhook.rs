@@ -156,27 +156,26 @@ impl Spool {
             path: self.path.display().to_string(),
             source,
         };
-        let bytes = crate::file::read_trail_file(&self.path)?;
-        let whole = bytes
+        // Only the end is read: a spool grown during a long outage is not loaded whole.
+        let len = self.file.metadata().map_err(io)?.len();
+        let (tail, _) =
+            crate::file::read_tail(&self.path, crate::record::MAX_LINE_BYTES as u64 + 1)?;
+        let tail_start = len.saturating_sub(tail.len() as u64);
+        let torn_from = tail
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |newline| newline + 1);
-        if let Some(torn) = bytes.get(whole..).filter(|torn| !torn.is_empty()) {
-            crate::file::keep_torn_tail(&self.path, whole as u64, torn)?;
+        if let Some(torn) = tail.get(torn_from..).filter(|torn| !torn.is_empty()) {
+            let whole = tail_start + torn_from as u64;
+            crate::file::keep_torn_tail(&self.path, whole, torn)?;
             self.file
-                .set_len(whole as u64)
+                .set_len(whole)
                 .and_then(|()| self.file.sync_all())
                 .map_err(io)?;
         }
-        // A cursor that does not sit on a line boundary inside the spool cannot be
-        // trusted to mean "delivered up to here": start again from the beginning.
-        // Delivery is at least once; collectors deduplicate on auditID.
-        let cursor = self.cursor();
-        let valid = usize::try_from(cursor)
-            .is_ok_and(|at| at <= whole && (at == 0 || bytes.get(at - 1) == Some(&b'\n')));
-        if !valid {
-            self.set_cursor(0).map_err(io)?;
-        }
+        // The cursor as `cursor` judges it (0 unless a line boundary inside the spool),
+        // written back: a bad cursor, or a link or FIFO in its place, is replaced.
+        self.set_cursor(self.cursor()).map_err(io)?;
         Ok(())
     }
 
@@ -192,11 +191,37 @@ impl Spool {
         result
     }
 
+    /// Where delivery stands: the saved cursor when it is a line boundary inside the
+    /// spool, otherwise 0 (send everything again; delivery is at least once). The cursor
+    /// file is read without following a link or blocking on a FIFO, and at most 32 bytes
+    /// of it.
     fn cursor(&self) -> u64 {
-        std::fs::read_to_string(&self.cursor_path)
+        let saved = rampart_core::fs::open_read_no_follow(&self.cursor_path)
             .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
+            .and_then(|file| {
+                let mut text = String::new();
+                file.take(32).read_to_string(&mut text).ok()?;
+                text.trim().parse::<u64>().ok()
+            })
+            .unwrap_or(0);
+        if saved == 0 || self.is_line_boundary(saved) {
+            saved
+        } else {
+            0
+        }
+    }
+
+    /// Whether `offset` is within the spool and just after a newline.
+    fn is_line_boundary(&self, offset: u64) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Ok(len) = self.file.metadata().map(|m| m.len()) else {
+            return false;
+        };
+        let mut before = [0u8; 1];
+        offset <= len
+            && rampart_core::fs::open_read_no_follow(&self.path)
+                .and_then(|file| file.read_exact_at(&mut before, offset - 1))
+                .is_ok_and(|()| before == *b"\n")
     }
 
     /// Saves the cursor durably (write a temporary file, sync, rename).

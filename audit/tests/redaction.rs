@@ -238,7 +238,15 @@ fn secret_data_is_redacted_in_lists_patches_and_last_applied_configuration() {
         "requestObject",
         format!(r#""stringData:\n  shape: {PLAIN}\n""#),
     );
-    for json in [table, yaml_patch] {
+    // A JSON patch with one odd element must not make its other operations pass.
+    let mixed_patch = event(
+        "patch",
+        "requestObject",
+        format!(
+            r#"[{{"op":"add","path":"/data/k","value":"{VALUE}"}},{{}},{{"value":"{PLAIN}"}}]"#
+        ),
+    );
+    for json in [table, yaml_patch, mixed_patch] {
         let mut parsed = Event::from_json(&json).unwrap();
         rampart_audit::redact_kubernetes(&mut parsed);
         let text = serde_json::to_string(&parsed).unwrap();

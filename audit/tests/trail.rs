@@ -981,3 +981,96 @@ fn heads_anchored_in_another_sink_detect_records_cut_from_the_end() {
     let cut = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(newest)).unwrap();
     assert!(cut.finding.unwrap().reason.contains("truncated at the end"));
 }
+
+/// Padding the head file with junk (64 KiB of it, or one endless line) must not make the
+/// writer forget its published head: a non-empty head file without a valid newest head is
+/// refused, so a cut trail is never resumed behind the padding.
+#[test]
+fn a_padded_head_file_never_switches_off_the_resume_check() {
+    for padding in [vec![b'x'; 70 * 1024], b"junk line\n".repeat(8 * 1024)] {
+        let dir = TempDir::new("head-padding");
+        let anchors = TempDir::new("head-padding-anchors");
+        let head_path = anchors.0.join("head");
+        let config = || {
+            FileSinkConfig::new(&dir.0)
+                .durability(Durability::EveryEvent)
+                .head_file(&head_path)
+        };
+        let sink = FileSink::open(config()).unwrap();
+        for n in 0..6 {
+            sink.record(event(n)).unwrap();
+        }
+        drop(sink);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&head_path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, &padding).unwrap();
+        edit_file(&files(&dir.0)[0], |lines| lines.truncate(lines.len() - 3));
+        assert!(rampart_audit::read_head_file(&head_path).is_err());
+        assert!(
+            FileSink::open(config()).is_err(),
+            "the cut trail was resumed"
+        );
+    }
+}
+
+/// Heads are published to the head file and to an anchor sink independently: one failing
+/// never silences the other, and failures are counted.
+#[test]
+fn a_failing_anchor_sink_does_not_silence_the_head_file() {
+    #[derive(Debug)]
+    struct Refusing;
+    impl AuditSink for Refusing {
+        fn record(&self, _: AuditEvent) -> Result<(), AuditError> {
+            Err(AuditError::Unavailable {
+                what: "collector down".into(),
+            })
+        }
+    }
+    let dir = TempDir::new("anchor-refusing");
+    let anchors = TempDir::new("anchor-refusing-head");
+    let head_path = anchors.0.join("head");
+    let sink = FileSink::open(
+        FileSinkConfig::new(&dir.0)
+            .durability(Durability::EveryEvent)
+            .head_file(&head_path)
+            .anchor_sink(Arc::new(Refusing), Duration::ZERO),
+    )
+    .unwrap();
+    let ack = sink.record_with_ack(&event(1)).unwrap();
+    assert!(sink.head_failures() >= 1);
+    assert_eq!(
+        rampart_audit::read_head_file(&head_path).unwrap(),
+        (ack.seq, ack.chain)
+    );
+}
+
+/// A head line cut by a crash is removed by the next writer before it appends, so no head
+/// is ever glued onto a fragment (`12` + `13:…` would read as head 1213).
+#[test]
+fn a_torn_head_line_is_cut_before_the_next_head_is_appended() {
+    let dir = TempDir::new("head-torn");
+    let anchors = TempDir::new("head-torn-anchors");
+    let head_path = anchors.0.join("head");
+    let config = || {
+        FileSinkConfig::new(&dir.0)
+            .durability(Durability::EveryEvent)
+            .head_file(&head_path)
+    };
+    let sink = FileSink::open(config()).unwrap();
+    sink.record(event(1)).unwrap();
+    drop(sink);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&head_path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, b"12").unwrap();
+    let sink = FileSink::open(config()).unwrap();
+    let ack = sink.record_with_ack(&event(2)).unwrap();
+    drop(sink);
+    let head = rampart_audit::read_head_file(&head_path).unwrap();
+    assert!(head.0 > ack.seq, "the seal's head is newest: {head:?}");
+    let report = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(head)).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+}

@@ -245,3 +245,60 @@ fn a_cursor_past_the_end_of_the_spool_never_hides_newly_acknowledged_events() {
     drop(sink);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The cursor is read without following links or blocking: a FIFO planted at its path
+/// (which would block a plain read until someone writes to it) is treated as no cursor,
+/// and events are delivered from the start.
+#[test]
+fn a_fifo_planted_as_the_cursor_neither_hangs_the_sink_nor_skips_events() {
+    let (dir, port) = spool_with_undelivered("cursor-fifo", 2);
+    let cursor = dir.join("webhook-cursor");
+    let _ = std::fs::remove_file(&cursor);
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&cursor)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let collector = Collector::start(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let (done, finished) = std::sync::mpsc::channel();
+    let spool_dir = dir.clone();
+    std::thread::spawn(move || {
+        let sink = WebhookSink::start(config(port, &spool_dir)).unwrap();
+        sink.record(event(2)).unwrap();
+        let delivered = sink.wait_for(BOUND, |_, _| sink.pending_bytes() == 0);
+        let _ = done.send(delivered);
+    });
+    let delivered = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a FIFO at the cursor path must not hang the sink");
+    assert!(delivered);
+    let names = collector.usernames();
+    for n in 0..3 {
+        assert!(names.contains(&format!("user-{n:04}")), "{names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A cursor pushed past the end while the sink runs is reset (events are sent again),
+/// never used to read from the middle of a line.
+#[test]
+fn a_cursor_past_the_end_at_runtime_resends_rather_than_skips() {
+    let collector = Collector::start(TcpListener::bind("127.0.0.1:0").unwrap());
+    let dir = spool("cursor-runtime");
+    collector.accepting.store(false, Ordering::SeqCst);
+    let sink = WebhookSink::start(config(collector.port, &dir)).unwrap();
+    for n in 0..3 {
+        sink.record(event(n)).unwrap();
+    }
+    std::fs::write(dir.join("webhook-cursor"), b"999999").unwrap();
+    collector.accepting.store(true, Ordering::SeqCst);
+    assert!(sink.wait_for(BOUND, |_, _| sink.pending_bytes() == 0));
+    let names = collector.usernames();
+    for n in 0..3 {
+        assert!(names.contains(&format!("user-{n:04}")), "{names:?}");
+    }
+    drop(sink);
+    let _ = std::fs::remove_dir_all(&dir);
+}

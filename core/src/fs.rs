@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
 /// Never through a symlink in the last component; never blocking on a FIFO or device
-/// planted where a file was expected (the handle is then refused as not a regular file;
-/// `O_NONBLOCK` changes nothing for regular files); never a controlling terminal; closed
-/// on exec.
+/// planted where a file was expected (the handle is then refused as not a regular file);
+/// never a controlling terminal; closed on exec. `O_NONBLOCK` stays set on the regular
+/// file returned: Linux ignores it for regular files on local and network file systems
+/// (clearing it would need `fcntl`, i.e. unsafe code or another crate).
 const NO_FOLLOW_FLAGS: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
 
 /// Creates a new file at `path` for writing, mode 0600. Fails if anything exists at
@@ -100,7 +101,7 @@ fn refuse_unless_regular(file: &File, path: &Path) -> io::Result<()> {
 /// followed.
 ///
 /// # Errors
-/// Any step failed; the temporary file is removed and `path` is left as it was.
+/// As [`write_atomically_with_mode`].
 pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomically_with_mode(path, bytes, PRIVATE_FILE_MODE)
 }
@@ -108,7 +109,9 @@ pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// [`write_private_atomically`] with another mode for the new file.
 ///
 /// # Errors
-/// Any step failed; the temporary file is removed and `path` is left as it was.
+/// Any step failed. Before the rename the temporary file is removed and `path` is left as
+/// it was; a failure to sync the directory after the rename means `path` holds the new
+/// bytes but the rename may not survive a crash.
 pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
     let dir = parent_dir(path);
