@@ -650,6 +650,19 @@ fn a_response_is_consumed_only_for_the_request_this_browser_started() {
         &RequestContext::default(),
     ));
     assert_eq!(refused.unwrap_err(), AuthnError::InvalidCredentials);
+    // An empty request ID binds to nothing and is refused; an authenticator that requires
+    // binding refuses unbound responses, even a valid one to a pending request.
+    assert_eq!(
+        sp.consume_for_request(&response("response-signed"), ""),
+        Err(SamlError::InResponseTo)
+    );
+    let (strict, _) = sp_at(5);
+    let strict = SamlAuthenticator::new(Arc::new(strict)).require_request_binding(true);
+    let unbound = runtime.block_on(strict.authenticate(
+        &SamlPostResponse::new(response("response-signed")),
+        &RequestContext::default(),
+    ));
+    assert_eq!(unbound.unwrap_err(), AuthnError::InvalidCredentials);
     // A request made for a session is not remembered by the SP at all.
     let redirect = sp.authn_request_for_session(None);
     assert!(redirect.is_ok() || matches!(redirect, Err(SamlError::Config(_))));

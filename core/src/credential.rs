@@ -130,8 +130,9 @@ impl Credential for BearerToken {
 }
 
 /// A SAML 2.0 response as the HTTP-POST binding delivers it: the base64 `SAMLResponse`
-/// form value. Holding one proves nothing until a service provider verified it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// form value. Holding one proves nothing until a service provider verified it; a valid
+/// one is a live, one-time credential, so `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SamlPostResponse {
     encoded: String,
     request_id: Option<String>,
@@ -162,6 +163,15 @@ impl SamlPostResponse {
     /// The request this response must answer, when the caller bound it to one.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+}
+
+impl fmt::Debug for SamlPostResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SamlPostResponse")
+            .field("encoded_bytes", &self.encoded.len())
+            .field("request_id", &self.request_id)
+            .finish()
     }
 }
 
@@ -217,6 +227,17 @@ impl Credential for ClientCertificateChain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saml_response_debug_shows_its_length_not_the_assertion() {
+        let response = SamlPostResponse::new("PHNhbWxwOlJlc3BvbnNlIHNlY3JldA==").answering("_r1");
+        let printed = format!("{response:?}");
+        assert!(!printed.contains("PHNhbWxw"), "{printed}");
+        assert!(
+            printed.contains("32") && printed.contains("_r1"),
+            "{printed}"
+        );
+    }
 
     #[test]
     fn password_debug_shows_the_user_but_not_the_password() {

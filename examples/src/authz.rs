@@ -239,9 +239,13 @@ fn request(verb: &str, target: &str, name: &str, namespace: &str) -> Attributes 
 /// well-known group was given (`system:unauthenticated` for `system:anonymous`).
 fn impersonated(username: &str, groups: &[String]) -> UserInfo {
     let mut user = UserInfo::new(username).with_groups(groups.iter().cloned());
+    // Kubernetes' `serviceaccount.SplitUsername`: exactly a namespace and a name.
     if groups.is_empty()
         && let Some(rest) = username.strip_prefix("system:serviceaccount:")
-        && let Some((namespace, _)) = rest.split_once(':')
+        && let Some((namespace, name)) = rest.split_once(':')
+        && !namespace.is_empty()
+        && !name.is_empty()
+        && !name.contains(':')
     {
         user = user.with_groups([
             "system:serviceaccounts".to_owned(),
@@ -592,6 +596,22 @@ mod tests {
                 "system:authenticated"
             ]
         );
+    }
+
+    #[test]
+    fn only_a_well_formed_service_account_name_gets_service_account_groups() {
+        for malformed in [
+            "system:serviceaccount:ns:sa:extra",
+            "system:serviceaccount::sa",
+            "system:serviceaccount:ns:",
+            "system:serviceaccount:ns",
+        ] {
+            assert_eq!(
+                impersonated(malformed, &[]).groups,
+                ["system:authenticated"],
+                "{malformed}"
+            );
+        }
     }
 
     #[test]

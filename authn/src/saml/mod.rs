@@ -395,6 +395,10 @@ impl ServiceProvider {
         encoded: &str,
         request_id: &str,
     ) -> Result<SamlLogin, SamlError> {
+        // An empty ID would bind the response to nothing.
+        if request_id.is_empty() {
+            return Err(SamlError::InResponseTo);
+        }
         let xml = self.decode_response(encoded)?;
         self.consume_answering(&xml, Answering::Request(request_id))
     }
@@ -881,6 +885,7 @@ fn parse_assertion(xml: &str) -> Result<Assertion, SamlError> {
 #[derive(Clone, Debug)]
 pub struct SamlAuthenticator {
     sp: Arc<ServiceProvider>,
+    require_binding: bool,
     permits: Arc<tokio::sync::Semaphore>,
     running: Arc<(
         std::sync::atomic::AtomicUsize,
@@ -900,9 +905,18 @@ impl SamlAuthenticator {
     pub fn with_max_concurrent(sp: Arc<ServiceProvider>, max: usize) -> Self {
         SamlAuthenticator {
             sp,
+            require_binding: false,
             permits: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
             running: Arc::default(),
         }
+    }
+
+    /// Refuse every response whose credential is not bound to the request its browser
+    /// started ([`SamlPostResponse::answering`]): no response is checked against the
+    /// global pending set, so login CSRF is impossible whatever the caller forgets.
+    pub fn require_request_binding(mut self, require: bool) -> Self {
+        self.require_binding = require;
+        self
     }
 
     /// The most verifications that ever ran at once.
@@ -929,9 +943,13 @@ impl Authenticator<SamlPostResponse> for SamlAuthenticator {
         let sp = Arc::clone(&self.sp);
         let encoded = credential.encoded().to_owned();
         let request_id = credential.request_id().map(str::to_owned);
+        let unbound_refused = self.require_binding && request_id.is_none();
         let permits = Arc::clone(&self.permits);
         let running = Arc::clone(&self.running);
         Box::pin(async move {
+            if unbound_refused {
+                return Err(SamlError::InResponseTo.into());
+            }
             let permit = permits
                 .try_acquire_owned()
                 .map_err(|_| AuthnError::Overloaded)?;
