@@ -3,11 +3,16 @@
 //!
 //! # Durability
 //!
-//! | mode | `record` returns when | survives |
+//! | mode | `record` returns (the ticket of `submit` resolves) when | survives |
 //! | --- | --- | --- |
 //! | [`Durability::EveryEvent`] | the line is written and `fdatasync` returned | process and machine crash |
 //! | [`Durability::GroupCommit`] | the batch holding the line is written and synced by the writer thread | process and machine crash |
 //! | [`Durability::Buffered`] | the line is handed to the OS (`write`), not synced | process crash only; a machine crash can lose recent events |
+//!
+//! The async form, [`AuditSink::submit`], always hands the event to the sink's writer
+//! thread (each event synced alone in every_event mode, in batches otherwise), so an async
+//! runtime's worker never waits on the disk. The blocking form writes on the caller's thread
+//! except in group-commit mode.
 //!
 //! A line is written whole or, after a crash, left torn at the end of the file. The next
 //! writer finds the torn tail, keeps its bytes in a `.torn-OFFSET` file beside the trail,
@@ -17,14 +22,16 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use rampart_core::{Action, AuditError, AuditEvent, AuditSink, Outcome, SharedClock, SystemClock};
+use rampart_core::{
+    Action, AuditError, AuditEvent, AuditSink, AuditTicket, Outcome, SharedClock, SystemClock,
+};
 
 use crate::chain::{Chain, ChainValue};
+use crate::committer::{Admission, Committer, Pending, Refusal, Reply};
 use crate::error::{Error, Result};
 use crate::record::{self, MAX_LINE_BYTES};
 
@@ -803,11 +810,6 @@ fn last_record_of(path: &Path, chain: &Chain) -> Option<record::Record> {
 }
 
 /// An event waiting for the group-commit writer, with where to send its outcome.
-struct Pending {
-    json: String,
-    reply: SyncSender<std::result::Result<Ack, AuditError>>,
-}
-
 /// Shared between the sink's handles and its writer.
 struct Shared {
     writer: Mutex<Option<Writer>>,
@@ -824,8 +826,8 @@ struct Shared {
 /// is alive (an advisory lock on `.lock`).
 pub struct FileSink {
     shared: Arc<Shared>,
-    queue: Option<SyncSender<Pending>>,
-    thread: Option<JoinHandle<()>>,
+    /// The writer thread: every event of the async form, and group commit's blocking form.
+    committer: Committer<Ack>,
     durability: Durability,
     _lock: File,
 }
@@ -946,31 +948,30 @@ impl FileSink {
             write_failures: AtomicU64::new(0),
             on_loss: config.on_loss.clone(),
         });
-        let (queue, thread) = if config.durability == Durability::GroupCommit {
-            let (sender, receiver) = mpsc::sync_channel::<Pending>(config.queue_capacity);
-            let writer_shared = shared.clone();
-            let thread = std::thread::Builder::new()
-                .name("rampart-audit-writer".into())
-                .spawn(move || group_commit(&writer_shared, &receiver))
-                .map_err(|source| io_error(&config.dir, source))?;
-            (Some(sender), Some(thread))
+        let writer_shared = shared.clone();
+        // Every event committed alone in every_event mode; batches otherwise.
+        let most = if config.durability == Durability::EveryEvent {
+            1
         } else {
-            (None, None)
+            MAX_BATCH
         };
+        let committer = Committer::start(
+            "rampart-audit-writer",
+            config.queue_capacity,
+            most,
+            move |lines| writer_shared.write(lines),
+        )
+        .map_err(|source| io_error(&config.dir, source))?;
         Ok(FileSink {
             shared,
-            queue,
-            thread,
+            committer,
             durability: config.durability,
             _lock: lock,
         })
     }
 
-    /// Hands an event to the sink; wait on the result for durability.
-    ///
-    /// # Errors
-    /// With [`OverloadPolicy::FailClosed`], a full queue is an error at once.
-    pub fn submit(&self, event: &AuditEvent) -> Submitted {
+    /// The line an event is written as: redacted, serialised, within the size limit.
+    fn line(event: &AuditEvent) -> std::result::Result<String, AuditError> {
         let redacted;
         let event = if crate::redact::event_needs_redaction(event) {
             let mut copy = event.clone();
@@ -980,50 +981,75 @@ impl FileSink {
         } else {
             event
         };
-        let json = match serde_json::to_string(event) {
-            Ok(json) => json,
-            Err(error) => {
-                return Submitted(SubmittedInner::Done(Err(AuditError::Invalid {
-                    what: error.to_string(),
-                })));
-            }
-        };
+        let json = serde_json::to_string(event).map_err(|error| AuditError::Invalid {
+            what: error.to_string(),
+        })?;
         // Refused here, before any batch: an event that can never be written must not be
         // retried as if the disk were failing, nor fail the events batched with it.
         if json.len() > record::MAX_EVENT_JSON_BYTES {
-            return Submitted(SubmittedInner::Done(Err(AuditError::Invalid {
+            return Err(AuditError::Invalid {
                 what: format!(
                     "event of {} bytes is over the {} byte limit",
                     json.len(),
                     record::MAX_EVENT_JSON_BYTES
                 ),
-            })));
+            });
         }
-        let Some(queue) = &self.queue else {
+        Ok(json)
+    }
+
+    /// Queues a line for the writer thread, as the overload policy says.
+    fn queue(
+        &self,
+        pending: Pending<Ack>,
+        admission: Admission,
+    ) -> std::result::Result<(), AuditError> {
+        self.committer
+            .send(pending, admission)
+            .map_err(|(refusal, pending)| {
+                let error = match (refusal, self.shared.overload) {
+                    (Refusal::Closed, _) => AuditError::Closed,
+                    (Refusal::Full, OverloadPolicy::Drop) => {
+                        self.shared.drop_events(1);
+                        AuditError::Dropped
+                    }
+                    (Refusal::Full, _) => AuditError::Overloaded,
+                };
+                // The caller answers with the error; the pending reply is dropped unread.
+                drop(pending);
+                error
+            })
+    }
+
+    /// Hands an event to the sink from a thread that may block; wait on the result for
+    /// durability. Async code uses [`AuditSink::submit`] instead.
+    ///
+    /// In group-commit mode the writer thread commits it (under [`OverloadPolicy::Block`] a
+    /// full queue blocks here; with [`OverloadPolicy::FailClosed`] it is an error at once);
+    /// in the other modes this thread writes it.
+    pub fn enqueue(&self, event: &AuditEvent) -> Submitted {
+        let line = match Self::line(event) {
+            Ok(line) => line,
+            Err(error) => return Submitted(SubmittedInner::Done(Err(error))),
+        };
+        if self.durability != Durability::GroupCommit {
             let result = self
                 .shared
-                .write(vec![json])
+                .write(vec![line])
                 .pop()
                 .unwrap_or(Err(AuditError::Closed));
             return Submitted(SubmittedInner::Done(result));
-        };
+        }
         let (reply, receiver) = mpsc::sync_channel(1);
-        let pending = Pending { json, reply };
-        let sent = match self.shared.overload {
-            OverloadPolicy::Block => queue.send(pending).map_err(|_| AuditError::Closed),
-            OverloadPolicy::FailClosed => queue.try_send(pending).map_err(|error| match error {
-                TrySendError::Full(_) => AuditError::Overloaded,
-                TrySendError::Disconnected(_) => AuditError::Closed,
-            }),
-            OverloadPolicy::Drop => queue.try_send(pending).map_err(|error| match error {
-                TrySendError::Full(_) => {
-                    self.shared.drop_events(1);
-                    AuditError::Dropped
-                }
-                TrySendError::Disconnected(_) => AuditError::Closed,
-            }),
+        let admission = match self.shared.overload {
+            OverloadPolicy::Block => Admission::WaitForSpace,
+            OverloadPolicy::FailClosed | OverloadPolicy::Drop => Admission::Refuse,
         };
-        match sent {
+        let pending = Pending {
+            line,
+            reply: Reply::Channel(reply),
+        };
+        match self.queue(pending, admission) {
             Ok(()) => Submitted(SubmittedInner::Waiting(receiver)),
             Err(error) => Submitted(SubmittedInner::Done(Err(error))),
         }
@@ -1034,7 +1060,7 @@ impl FileSink {
     /// # Errors
     /// See [`OverloadPolicy`].
     pub fn record_with_ack(&self, event: &AuditEvent) -> std::result::Result<Ack, AuditError> {
-        self.submit(event).wait()
+        self.enqueue(event).wait()
     }
 
     /// Events dropped so far under [`OverloadPolicy::Drop`].
@@ -1078,10 +1104,7 @@ impl FileSink {
     }
 
     fn shutdown(&mut self) -> std::result::Result<Ack, AuditError> {
-        drop(self.queue.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.committer.close();
         let mut guard = self.shared.lock();
         let Some(mut writer) = guard.take() else {
             return Err(AuditError::Closed);
@@ -1102,38 +1125,30 @@ impl Drop for FileSink {
     }
 }
 
-/// How long the group-commit writer waits for the rest of a batch the size of the last one
-/// (callers woken by the last sync are still preparing their next event). Small beside a sync.
-const GATHER: Duration = Duration::from_micros(100);
-
-/// The group-commit writer: takes what is queued (up to a batch), writes and syncs it once,
-/// then answers every caller in the batch.
-fn group_commit(shared: &Shared, queue: &Receiver<Pending>) {
-    let mut last_batch = 1usize;
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < last_batch.min(MAX_BATCH) {
-            match queue.recv_timeout(GATHER) {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        last_batch = batch.len();
-        let events: Vec<String> = batch.iter().map(|p| p.json.clone()).collect();
-        let results = shared.write(events);
-        for (pending, result) in batch.into_iter().zip(results) {
-            let _ = pending.reply.send(result);
+impl AuditSink for FileSink {
+    /// Queues the event for the writer thread, which commits it as the durability mode says
+    /// and answers the ticket. Under [`OverloadPolicy::Block`] an async caller never waits
+    /// for queue space; it awaits its ticket.
+    fn submit(&self, event: AuditEvent) -> AuditTicket {
+        let line = match Self::line(&event) {
+            Ok(line) => line,
+            Err(error) => return AuditTicket::ready(Err(error)),
+        };
+        let (ticket, completer) = AuditTicket::pending();
+        let admission = match self.shared.overload {
+            OverloadPolicy::Block => Admission::Overflow,
+            OverloadPolicy::FailClosed | OverloadPolicy::Drop => Admission::Refuse,
+        };
+        let pending = Pending {
+            line,
+            reply: Reply::Ticket(completer),
+        };
+        match self.queue(pending, admission) {
+            Ok(()) => ticket,
+            Err(error) => AuditTicket::ready(Err(error)),
         }
     }
-}
 
-impl AuditSink for FileSink {
     fn record(&self, event: AuditEvent) -> std::result::Result<(), AuditError> {
         self.record_with_ack(&event).map(|_| ())
     }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod chain;
+mod committer;
 mod error;
 mod file;
 mod kubernetes;

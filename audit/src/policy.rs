@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rampart_core::{AuditError, AuditEvent, AuditSink, Outcome};
+use rampart_core::{AuditError, AuditEvent, AuditSink, AuditTicket, Outcome};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -101,6 +101,14 @@ impl<S> Filtered<S> {
 }
 
 impl<S: AuditSink> AuditSink for Filtered<S> {
+    fn submit(&self, event: AuditEvent) -> AuditTicket {
+        if self.policy.records(&event) {
+            self.inner.submit(event)
+        } else {
+            AuditTicket::ready(Ok(()))
+        }
+    }
+
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         if self.policy.records(&event) {
             self.inner.record(event)

@@ -17,8 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rampart_core::{AuditError, AuditEvent, AuditSink};
+use rampart_core::{AuditError, AuditEvent, AuditSink, AuditTicket};
 
+use crate::committer::{Admission, Committer, Pending, Refusal, Reply};
 use crate::error::{Error, Result};
 use crate::kubernetes::{Event, EventList};
 
@@ -279,6 +280,8 @@ struct State {
 /// Posts audit events to a collector in Kubernetes `EventList` batches. See the module docs.
 pub struct WebhookSink {
     state: Arc<State>,
+    /// Spools the events of the async form, in batches with one sync each.
+    spooler: Committer<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -318,8 +321,30 @@ impl WebhookSink {
                 path: "webhook sender".into(),
                 source,
             })?;
+        let spooler_state = state.clone();
+        let spooler = Committer::start(
+            "rampart-audit-spool",
+            SPOOL_QUEUE_CAPACITY,
+            SPOOL_BATCH,
+            move |lines: Vec<String>| {
+                let result = spool_lines(&spooler_state, lines.concat().as_bytes());
+                lines
+                    .iter()
+                    .map(|_| {
+                        result
+                            .clone()
+                            .map_err(|what| AuditError::Unavailable { what })
+                    })
+                    .collect()
+            },
+        )
+        .map_err(|source| Error::Io {
+            path: "webhook spooler".into(),
+            source,
+        })?;
         Ok(WebhookSink {
             state,
+            spooler,
             thread: Some(thread),
         })
     }
@@ -329,23 +354,8 @@ impl WebhookSink {
     /// # Errors
     /// The spool could not be written: the event is not recorded.
     pub fn record_kubernetes(&self, event: &Event) -> std::result::Result<(), AuditError> {
-        let mut event = event.clone();
-        crate::redact::redact_kubernetes(&mut event);
-        let mut line = serde_json::to_vec(&event).map_err(|e| AuditError::Invalid {
-            what: e.to_string(),
-        })?;
-        line.push(b'\n');
-        let mut spool = self
-            .state
-            .spool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        spool.append(&line).map_err(|e| AuditError::Unavailable {
-            what: format!("webhook spool: {e}"),
-        })?;
-        drop(spool);
-        self.state.wake.notify_one();
-        Ok(())
+        let line = spool_line(event)?;
+        spool_lines(&self.state, line.as_bytes()).map_err(|what| AuditError::Unavailable { what })
     }
 
     /// Events the collector has accepted so far (this process).
@@ -397,6 +407,8 @@ impl WebhookSink {
 
 impl Drop for WebhookSink {
     fn drop(&mut self) {
+        // Whatever was handed over is spooled before the sender is told to stop.
+        self.spooler.close();
         self.state.stop.store(true, Ordering::SeqCst);
         self.state.wake.notify_all();
         if let Some(thread) = self.thread.take() {
@@ -406,10 +418,58 @@ impl Drop for WebhookSink {
 }
 
 impl AuditSink for WebhookSink {
+    /// Queues the event for the spooler thread, which appends and syncs it; the ticket
+    /// resolves once it is in the spool (delivery to the collector follows, at least once).
+    fn submit(&self, mut event: AuditEvent) -> AuditTicket {
+        crate::redact::redact_event(&mut event);
+        let line = match spool_line(&Event::from_rampart(&event)) {
+            Ok(line) => line,
+            Err(error) => return AuditTicket::ready(Err(error)),
+        };
+        let (ticket, completer) = AuditTicket::pending();
+        let pending = Pending {
+            line,
+            reply: Reply::Ticket(completer),
+        };
+        match self.spooler.send(pending, Admission::Overflow) {
+            Ok(()) => ticket,
+            Err((Refusal::Full, _)) => AuditTicket::ready(Err(AuditError::Overloaded)),
+            Err((Refusal::Closed, _)) => AuditTicket::ready(Err(AuditError::Closed)),
+        }
+    }
+
     fn record(&self, mut event: AuditEvent) -> std::result::Result<(), AuditError> {
         crate::redact::redact_event(&mut event);
         self.record_kubernetes(&Event::from_rampart(&event))
     }
+}
+
+/// Events the spooler queues for the async form before refusing (times the overflow
+/// factor for callers that must not wait).
+const SPOOL_QUEUE_CAPACITY: usize = 4096;
+/// Most events appended with one sync.
+const SPOOL_BATCH: usize = 256;
+
+/// A Kubernetes event as one spool line: redacted, serialised, newline-terminated.
+fn spool_line(event: &Event) -> std::result::Result<String, AuditError> {
+    let mut event = event.clone();
+    crate::redact::redact_kubernetes(&mut event);
+    let mut line = serde_json::to_string(&event).map_err(|e| AuditError::Invalid {
+        what: e.to_string(),
+    })?;
+    line.push('\n');
+    Ok(line)
+}
+
+/// Appends whole lines to the spool with one sync and wakes the sender.
+fn spool_lines(state: &State, lines: &[u8]) -> std::result::Result<(), String> {
+    let mut spool = state.spool.lock().unwrap_or_else(PoisonError::into_inner);
+    spool
+        .append(lines)
+        .map_err(|e| format!("webhook spool: {e}"))?;
+    drop(spool);
+    state.wake.notify_one();
+    Ok(())
 }
 
 fn send_loop(state: &State, config: &WebhookConfig, target: &Target) {

@@ -1022,10 +1022,10 @@ fn a_failing_anchor_sink_does_not_silence_the_head_file() {
     #[derive(Debug)]
     struct Refusing;
     impl AuditSink for Refusing {
-        fn record(&self, _: AuditEvent) -> Result<(), AuditError> {
-            Err(AuditError::Unavailable {
+        fn submit(&self, _: AuditEvent) -> rampart_core::AuditTicket {
+            rampart_core::AuditTicket::ready(Err(AuditError::Unavailable {
                 what: "collector down".into(),
-            })
+            }))
         }
     }
     let dir = TempDir::new("anchor-refusing");

@@ -302,3 +302,21 @@ fn a_cursor_past_the_end_at_runtime_resends_rather_than_skips() {
     drop(sink);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The async form spools on the sink's own thread: every ticket resolves once its event is
+/// in the spool, and the collector gets all of them, in order, each once.
+#[test]
+fn submitted_events_are_spooled_by_the_sinks_thread_and_delivered_in_order() {
+    let collector = Collector::start(TcpListener::bind("127.0.0.1:0").unwrap());
+    let dir = spool("submitted");
+    let sink = WebhookSink::start(config(collector.port, &dir)).unwrap();
+    let tickets: Vec<_> = (0..500).map(|n| sink.submit(event(n))).collect();
+    for ticket in tickets {
+        futures_executor::block_on(ticket).unwrap();
+    }
+    assert!(sink.wait_for(BOUND, |delivered, _| delivered == 500));
+    let expected: Vec<String> = (0..500).map(|n| format!("user-{n:04}")).collect();
+    assert_eq!(collector.usernames(), expected);
+    drop(sink);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

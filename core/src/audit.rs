@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::context::RequestContext;
 use crate::error::{AuditError, UnknownAction};
+use crate::ticket::AuditTicket;
 use crate::time::Timestamp;
 use crate::user::UserInfo;
 
@@ -535,30 +536,51 @@ impl TryFrom<WireEvent> for AuditEvent {
 
 /// Where audit events go.
 ///
-/// `record` returns once the event is as safe as the sink promises (a file sink in a
-/// durable mode: on disk). An error means the event is **not** recorded; the caller should
-/// refuse the action it describes (AU-5, fail closed).
+/// Two forms of one operation. [`submit`](AuditSink::submit) hands the event over without
+/// waiting on disk or network and returns an [`AuditTicket`] that resolves once the event is
+/// as safe as the sink promises (a file sink in a durable mode: on disk): async code awaits
+/// it, so no runtime worker is ever parked on an fsync. [`record`](AuditSink::record) is the
+/// blocking form, for threads. An error from either means the event is **not** recorded; the
+/// caller should refuse the action it describes (AU-5, fail closed).
 pub trait AuditSink: Send + Sync + fmt::Debug {
-    /// Records one event.
+    /// Hands one event to the sink. Never blocks on I/O: a sink that writes to disk or the
+    /// network does so on a thread of its own and answers the ticket from there.
+    fn submit(&self, event: AuditEvent) -> AuditTicket;
+
+    /// Records one event, blocking this thread until it is as durable as the sink promises.
     ///
     /// # Errors
     /// [`AuditError`] when the event was not recorded.
-    fn record(&self, event: AuditEvent) -> Result<(), AuditError>;
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.submit(event).wait()
+    }
 }
 
 impl<T: AuditSink + ?Sized> AuditSink for &T {
+    fn submit(&self, event: AuditEvent) -> AuditTicket {
+        (**self).submit(event)
+    }
+
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         (**self).record(event)
     }
 }
 
 impl<T: AuditSink + ?Sized> AuditSink for Box<T> {
+    fn submit(&self, event: AuditEvent) -> AuditTicket {
+        (**self).submit(event)
+    }
+
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         (**self).record(event)
     }
 }
 
 impl<T: AuditSink + ?Sized> AuditSink for Arc<T> {
+    fn submit(&self, event: AuditEvent) -> AuditTicket {
+        (**self).submit(event)
+    }
+
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         (**self).record(event)
     }
@@ -584,6 +606,15 @@ impl FanOutSink {
 }
 
 impl AuditSink for FanOutSink {
+    fn submit(&self, event: AuditEvent) -> AuditTicket {
+        AuditTicket::all(
+            self.sinks
+                .iter()
+                .map(|sink| sink.submit(event.clone()))
+                .collect(),
+        )
+    }
+
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         let mut first_error = None;
         for sink in &self.sinks {
@@ -603,7 +634,7 @@ mod memory {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, PoisonError};
 
-    use super::{AuditError, AuditEvent, AuditSink};
+    use super::{AuditError, AuditEvent, AuditSink, AuditTicket};
 
     /// Keeps events in memory so tests can read them back; can be told to fail.
     ///
@@ -635,17 +666,17 @@ mod memory {
     }
 
     impl AuditSink for MemorySink {
-        fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        fn submit(&self, event: AuditEvent) -> AuditTicket {
             if self.failing.load(Ordering::SeqCst) {
-                return Err(AuditError::Unavailable {
+                return AuditTicket::ready(Err(AuditError::Unavailable {
                     what: "memory sink set to fail".to_owned(),
-                });
+                }));
             }
             self.events
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(event);
-            Ok(())
+            AuditTicket::ready(Ok(()))
         }
     }
 }

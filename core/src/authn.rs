@@ -218,7 +218,7 @@ where
             if let Some(reason) = reason {
                 event = event.with_reason(reason);
             }
-            match (self.sink.record(event), result) {
+            match (self.sink.submit(event).await, result) {
                 (Err(_), Ok(_)) => Err(AuthnError::unavailable("audit")),
                 (_, result) => result,
             }

@@ -14,6 +14,7 @@ mod secret;
 #[cfg(feature = "test-util")]
 mod testing;
 mod text;
+mod ticket;
 mod time;
 mod user;
 #[cfg(feature = "x509")]
@@ -50,6 +51,7 @@ pub use testing::{
     openssl, openssl_ca, openssl_request, openssl_rsa_key, openssl_sign, scratch_dir,
 };
 pub use text::{escape_for_display, is_deceptive_char};
+pub use ticket::{AuditCompleter, AuditFuture, AuditResult, AuditTicket};
 pub use time::Timestamp;
 pub use user::UserInfo;
 #[cfg(feature = "x509")]

@@ -228,7 +228,7 @@ fn record(args: &RecordArgs) -> ExitCode {
                 continue;
             }
             match parse_event(&line, &clock) {
-                Ok(event) => in_flight.push_back(sink.submit(&event)),
+                Ok(event) => in_flight.push_back(sink.enqueue(&event)),
                 Err(error) => {
                     eprintln!("error: line {number}: {error}");
                     failed = true;

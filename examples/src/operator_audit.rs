@@ -52,7 +52,7 @@ impl AuditArgs {
             .chain(chain)
             .overload(OverloadPolicy::Block);
         let sink = FileSink::open(config).map_err(|error| error.to_string())?;
-        sink.submit(&event)
+        sink.enqueue(&event)
             .wait()
             .map_err(|error| error.to_string())?;
         sink.close().map(drop).map_err(|error| error.to_string())
