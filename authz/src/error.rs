@@ -81,6 +81,9 @@ pub enum Error {
         /// Where the first one is.
         first: Location,
     },
+    /// The load's `policy.loaded` event could not be recorded, so the load is refused.
+    #[error("the policy load could not be audited")]
+    Audit(#[source] rampart_core::AuditError),
 }
 
 /// Every error found while loading, in input order.

@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod analysis;
+mod audited;
 mod error;
 mod index;
 #[cfg(feature = "kube")]
@@ -12,6 +13,7 @@ mod names;
 mod policy;
 mod request_info;
 mod resolve;
+mod review;
 mod risk;
 mod rules;
 mod scan;
@@ -21,6 +23,7 @@ pub use aggregate::AggregationWarning;
 pub use analysis::{
     EscalationDenied, Grantee, PRIVILEGED_GROUP, RbacWrite, RulesFor, WhoCan, WriteOperation,
 };
+pub use audited::{AUDIT_UNAVAILABLE, AuditedAuthorizer};
 pub use error::{Error, LoadErrors, Location, Result};
 pub use index::{IndexStats, RbacAuthorizer};
 #[cfg(feature = "kube")]
@@ -31,7 +34,11 @@ pub use policy::{
     RoleBinding, RoleRef, SelectorRequirement, Subject,
 };
 pub use request_info::{MAX_TARGET_BYTES, RequestInfo, RequestInfoError, RequestInfoFactory};
-pub use resolve::service_account_username;
+pub use resolve::{impersonated_user, service_account_username, split_service_account_username};
+pub use review::{
+    ACCESS_REVIEW_API_VERSION, AccessReviewError, MAX_ACCESS_REVIEW_BYTES, refused_review,
+    review_access,
+};
 pub use risk::{Risk, Severity};
 pub use rules::rule_allows;
 pub use scan::ScanAuthorizer;

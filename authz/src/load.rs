@@ -32,6 +32,8 @@ use k8s_openapi::api::rbac::v1 as rbac;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use rampart_core::{Action, AuditEvent, Outcome, SharedAuditSink, SharedClock, Target, UserInfo};
+
 use crate::error::{Error, LoadErrors, Location, Result};
 use crate::policy::{ClusterRole, ClusterRoleBinding, Policy, Role, RoleBinding};
 use crate::validate::{self, Invalid};
@@ -40,6 +42,8 @@ use crate::validate::{self, Invalid};
 pub const RBAC_API_VERSION: &str = "rbac.authorization.k8s.io/v1";
 /// Default limit on the size of one file.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Most source paths a `policy.loaded` event names.
+const MAX_AUDITED_SOURCES: usize = 32;
 /// How deep directories are walked.
 const MAX_DIRECTORY_DEPTH: usize = 32;
 
@@ -62,6 +66,15 @@ pub struct Loader {
     default_namespace: Option<String>,
     max_file_bytes: u64,
     strict: bool,
+    audit: Option<LoadAudit>,
+}
+
+/// Where a loader records its loads, and who asked for them.
+#[derive(Clone, Debug)]
+struct LoadAudit {
+    sink: SharedAuditSink,
+    clock: SharedClock,
+    actor: UserInfo,
 }
 
 impl Default for Loader {
@@ -70,6 +83,7 @@ impl Default for Loader {
             default_namespace: None,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             strict: false,
+            audit: None,
         }
     }
 }
@@ -100,6 +114,15 @@ impl Loader {
         self
     }
 
+    /// Records every load, successful or not, as a `policy.loaded` event in `sink`, with
+    /// `actor` as who loaded it (AU-2: changes to the authorization policy). A load whose
+    /// event cannot be recorded fails with [`Error::Audit`]: no policy takes effect
+    /// unaudited. Loading reads files and may wait on the sink: call it off async workers.
+    pub fn audit_to(mut self, sink: SharedAuditSink, clock: SharedClock, actor: UserInfo) -> Self {
+        self.audit = Some(LoadAudit { sink, clock, actor });
+        self
+    }
+
     /// Loads files and directories (walked recursively for `.yaml`, `.yml` and `.json`
     /// files, in name order).
     ///
@@ -110,7 +133,11 @@ impl Loader {
         for path in paths {
             collector.path(path.as_ref(), 0);
         }
-        collector.finish()
+        let sources: Vec<String> = paths
+            .iter()
+            .map(|path| path.as_ref().display().to_string())
+            .collect();
+        self.audited(&sources, collector.finish())
     }
 
     /// Loads one manifest text; `file` names it in messages.
@@ -120,7 +147,55 @@ impl Loader {
     pub fn load_str(&self, file: &str, text: &str) -> Result<Loaded> {
         let mut collector = Collector::new(self);
         collector.text(file, text, file.ends_with(".json"));
-        collector.finish()
+        self.audited(&[file.to_owned()], collector.finish())
+    }
+
+    /// Records the load's outcome when auditing; a load that cannot be recorded fails.
+    fn audited(&self, sources: &[String], result: Result<Loaded>) -> Result<Loaded> {
+        let Some(audit) = &self.audit else {
+            return result;
+        };
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        let mut event = AuditEvent::new(Action::PolicyLoaded, outcome, audit.clock.now())
+            .with_actor(audit.actor.clone())
+            .with_target(Target::new("policy", "rbac"))
+            // The first sources by name (an event stays small whatever the command line).
+            .with_detail(
+                "sources",
+                sources
+                    .iter()
+                    .take(MAX_AUDITED_SOURCES)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+            .with_detail("source_count", sources.len())
+            .with_detail("strict", self.strict);
+        event = match &result {
+            Ok(loaded) => event
+                .with_detail("roles", loaded.policy.roles.len())
+                .with_detail("cluster_roles", loaded.policy.cluster_roles.len())
+                .with_detail("role_bindings", loaded.policy.role_bindings.len())
+                .with_detail(
+                    "cluster_role_bindings",
+                    loaded.policy.cluster_role_bindings.len(),
+                )
+                .with_detail("warnings", loaded.warnings.len()),
+            Err(errors) => event
+                .with_reason("invalid_policy")
+                .with_detail("errors", errors.0.len()),
+        };
+        match (audit.sink.record(event), result) {
+            (Ok(()), result) => result,
+            (Err(error), Ok(_)) => Err(LoadErrors(vec![Error::Audit(error)])),
+            (Err(error), Err(mut errors)) => {
+                errors.0.push(Error::Audit(error));
+                Err(errors)
+            }
+        }
     }
 }
 

@@ -12,6 +12,41 @@ pub fn service_account_username(namespace: &str, name: &str) -> String {
     format!("system:serviceaccount:{namespace}:{name}")
 }
 
+/// The user as the apiserver's impersonation filter builds it for `kubectl --as`:
+/// service accounts get their groups, and `system:authenticated` is added unless a
+/// well-known group was given (`system:unauthenticated` for `system:anonymous`).
+///
+/// This is the user an impersonating proxy asks the apiserver about, so a gateway and the
+/// CLI's `can-i --as` answer alike.
+pub fn impersonated_user(username: &str, groups: &[String]) -> UserInfo {
+    let mut user = UserInfo::new(username).with_groups(groups.iter().cloned());
+    if groups.is_empty()
+        && let Some((namespace, _)) = split_service_account_username(username)
+    {
+        user = user.with_groups([
+            "system:serviceaccounts".to_owned(),
+            format!("system:serviceaccounts:{namespace}"),
+        ]);
+    }
+    if username == UserInfo::ANONYMOUS {
+        user.with_groups([UserInfo::UNAUTHENTICATED_GROUP])
+    } else {
+        user.with_authenticated_group()
+    }
+}
+
+/// Kubernetes' `serviceaccount.SplitUsername`: `system:serviceaccount:NAMESPACE:NAME` with
+/// exactly those two parts, a valid namespace (DNS label) and a valid service account name
+/// (DNS subdomain); anything else is not a service account's username.
+pub fn split_service_account_username(username: &str) -> Option<(&str, &str)> {
+    let rest = username.strip_prefix("system:serviceaccount:")?;
+    let (namespace, name) = rest.split_once(':')?;
+    (!name.contains(':')
+        && crate::names::is_dns1123_label(namespace)
+        && crate::names::is_dns1123_subdomain(name))
+    .then_some((namespace, name))
+}
+
 /// Whether `subject`, in a binding evaluated in `namespace` (empty for cluster role
 /// bindings), names `user` (`appliesToUser`).
 pub(crate) fn applies_to_user(user: &UserInfo, subject: &Subject, namespace: &str) -> bool {
@@ -226,6 +261,57 @@ pub(crate) fn visit_bindings<'p>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impersonation_adds_the_groups_the_apiserver_adds() {
+        assert_eq!(
+            impersonated_user("alice", &[]).groups,
+            ["system:authenticated"]
+        );
+        assert_eq!(
+            impersonated_user("alice", &["dev".into()]).groups,
+            ["dev", "system:authenticated"]
+        );
+        assert_eq!(
+            impersonated_user("alice", &["system:unauthenticated".into()]).groups,
+            ["system:unauthenticated"]
+        );
+        assert_eq!(
+            impersonated_user("system:anonymous", &[]).groups,
+            ["system:unauthenticated"]
+        );
+        assert_eq!(
+            impersonated_user("system:serviceaccount:ns:sa", &[]).groups,
+            [
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns",
+                "system:authenticated"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_well_formed_service_account_username_gets_service_account_groups() {
+        for bad in [
+            "system:serviceaccount:ns:sa:extra",
+            "system:serviceaccount::sa",
+            "system:serviceaccount:ns:",
+            "system:serviceaccount:Bad_NS:sa",
+            "system:serviceaccount:ns:Not.Valid",
+            "system:serviceaccount:ns",
+        ] {
+            assert_eq!(split_service_account_username(bad), None, "{bad}");
+            assert_eq!(
+                impersonated_user(bad, &[]).groups,
+                ["system:authenticated"],
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            split_service_account_username("system:serviceaccount:kube-system:default"),
+            Some(("kube-system", "default"))
+        );
+    }
 
     #[test]
     fn service_account_matching_is_plain_concatenation() {

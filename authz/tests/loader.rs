@@ -236,3 +236,40 @@ fn a_large_multi_document_export_loads() {
     let loaded = Loader::new().load_str("export.yaml", &text).unwrap();
     assert_eq!(loaded.policy.counts(), [0, 0, 12_000, 0]);
 }
+
+/// Every load through an audited loader is a `policy.loaded` event naming who loaded what;
+/// a failed load is recorded too, and a load that cannot be recorded takes no effect.
+#[test]
+fn loads_are_audited_and_an_unauditable_load_is_refused() {
+    use std::sync::Arc;
+
+    use rampart_core::{Action, ManualClock, MemorySink, Outcome, UserInfo};
+
+    let sink = Arc::new(MemorySink::new());
+    let loader = Loader::new().audit_to(
+        sink.clone(),
+        Arc::new(ManualClock::at_unix(1_800_000_000)),
+        UserInfo::new("operator"),
+    );
+    loader.load_str("rbac.yaml", ROLE).unwrap();
+    loader.load_str("broken.yaml", "kind: [").unwrap_err();
+    let events = sink.events();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.action == Action::PolicyLoaded && e.actor.username == "operator")
+    );
+    assert_eq!(events[0].outcome, Outcome::Success);
+    assert_eq!(events[0].details["roles"], 1);
+    assert_eq!(
+        events[0].details["sources"],
+        serde_json::json!(["rbac.yaml"])
+    );
+    assert_eq!(events[1].outcome, Outcome::Failure);
+    assert_eq!(events[1].details["errors"], 1);
+
+    sink.set_failing(true);
+    let LoadErrors(errors) = loader.load_str("rbac.yaml", ROLE).unwrap_err();
+    assert!(matches!(errors.as_slice(), [Error::Audit(_)]), "{errors:?}");
+}

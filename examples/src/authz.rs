@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rampart_authz::{Loader, Policy, PolicyRule, RbacAuthorizer, Severity};
-use rampart_core::{
-    Attributes, Authorizer, NonResourceAttributes, ResourceAttributes, SubjectAccessReviewSpec,
-    SubjectAccessReviewStatus, UserInfo,
+use rampart_authz::{
+    Loader, Policy, PolicyRule, RbacAuthorizer, Severity, impersonated_user, refused_review,
+    review_access,
 };
-use serde_json::{Value, json};
+use rampart_core::{Attributes, Authorizer, NonResourceAttributes, ResourceAttributes, UserInfo};
+use serde_json::Value;
 
 /// Writes a line to stdout, returning the error instead of panicking (a reader that closed
 /// the pipe, as `| head` does, ends the command quietly).
@@ -234,31 +234,6 @@ fn request(verb: &str, target: &str, name: &str, namespace: &str) -> Attributes 
     })
 }
 
-/// The user as the apiserver's impersonation filter builds it for `kubectl --as`:
-/// service accounts get their groups, and `system:authenticated` is added unless a
-/// well-known group was given (`system:unauthenticated` for `system:anonymous`).
-fn impersonated(username: &str, groups: &[String]) -> UserInfo {
-    let mut user = UserInfo::new(username).with_groups(groups.iter().cloned());
-    // Kubernetes' `serviceaccount.SplitUsername`: exactly a namespace and a name.
-    if groups.is_empty()
-        && let Some(rest) = username.strip_prefix("system:serviceaccount:")
-        && let Some((namespace, name)) = rest.split_once(':')
-        && !namespace.is_empty()
-        && !name.is_empty()
-        && !name.contains(':')
-    {
-        user = user.with_groups([
-            "system:serviceaccounts".to_owned(),
-            format!("system:serviceaccounts:{namespace}"),
-        ]);
-    }
-    if username == UserInfo::ANONYMOUS {
-        user.with_groups([UserInfo::UNAUTHENTICATED_GROUP])
-    } else {
-        user.with_authenticated_group()
-    }
-}
-
 fn review(policy: &Policy) -> ExitCode {
     let authorizer = RbacAuthorizer::new(policy);
     let stdin = io::stdin();
@@ -293,7 +268,7 @@ fn review(policy: &Policy) -> ExitCode {
             continue;
         }
         let answer = if too_long {
-            error_review(&format!(
+            refused_review(&format!(
                 "line {number}: longer than {MAX_REVIEW_LINE_BYTES} bytes"
             ))
         } else {
@@ -308,41 +283,9 @@ fn review(policy: &Policy) -> ExitCode {
     }
 }
 
-fn error_review(message: &str) -> Value {
-    json!({
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "status": {"allowed": false, "evaluationError": message},
-    })
-}
-
 fn answer_review(authorizer: &RbacAuthorizer, line: &[u8], number: usize) -> Value {
-    let mut review: Value = match serde_json::from_slice(line) {
-        Ok(review @ Value::Object(_)) => review,
-        Ok(_) => return error_review(&format!("line {number}: not a JSON object")),
-        Err(error) => return error_review(&format!("line {number}: not JSON: {error}")),
-    };
-    let spec: SubjectAccessReviewSpec =
-        match serde_json::from_value(review.get("spec").cloned().unwrap_or(Value::Null)) {
-            Ok(spec) => spec,
-            Err(error) => return error_review(&format!("line {number}: spec: {error}")),
-        };
-    let status = match spec.to_request() {
-        Ok((user, request)) => {
-            SubjectAccessReviewStatus::from(&authorizer.authorize(&user, &request))
-        }
-        Err(error) => SubjectAccessReviewStatus {
-            evaluation_error: format!("line {number}: {error}"),
-            ..SubjectAccessReviewStatus::default()
-        },
-    };
-    if let Value::Object(object) = &mut review {
-        object.insert(
-            "status".to_owned(),
-            serde_json::to_value(status).unwrap_or(Value::Null),
-        );
-    }
-    review
+    review_access(line, authorizer)
+        .unwrap_or_else(|error| refused_review(&format!("line {number}: {error}")))
 }
 
 fn can_i(args: &CanI) -> io::Result<ExitCode> {
@@ -350,7 +293,7 @@ fn can_i(args: &CanI) -> io::Result<ExitCode> {
         Ok(policy) => policy,
         Err(code) => return Ok(code),
     };
-    let user = impersonated(&args.user, &args.groups);
+    let user = impersonated_user(&args.user, &args.groups);
     let namespace = if args.all_namespaces {
         String::new()
     } else {
@@ -572,47 +515,6 @@ fn risks(policy: &Policy, json: bool, include_bootstrap: bool) -> io::Result<Exi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn impersonation_adds_the_groups_the_apiserver_adds() {
-        assert_eq!(impersonated("alice", &[]).groups, ["system:authenticated"]);
-        assert_eq!(
-            impersonated("alice", &["dev".into()]).groups,
-            ["dev", "system:authenticated"]
-        );
-        assert_eq!(
-            impersonated("alice", &["system:unauthenticated".into()]).groups,
-            ["system:unauthenticated"]
-        );
-        assert_eq!(
-            impersonated("system:anonymous", &[]).groups,
-            ["system:unauthenticated"]
-        );
-        assert_eq!(
-            impersonated("system:serviceaccount:ns:sa", &[]).groups,
-            [
-                "system:serviceaccounts",
-                "system:serviceaccounts:ns",
-                "system:authenticated"
-            ]
-        );
-    }
-
-    #[test]
-    fn only_a_well_formed_service_account_name_gets_service_account_groups() {
-        for malformed in [
-            "system:serviceaccount:ns:sa:extra",
-            "system:serviceaccount::sa",
-            "system:serviceaccount:ns:",
-            "system:serviceaccount:ns",
-        ] {
-            assert_eq!(
-                impersonated(malformed, &[]).groups,
-                ["system:authenticated"],
-                "{malformed}"
-            );
-        }
-    }
 
     #[test]
     fn resource_arguments_parse_like_kubectl() {
