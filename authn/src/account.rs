@@ -28,6 +28,135 @@ pub struct Account {
     pub last_login: Option<SystemTime>,
 }
 
+/// Longest username or group name accepted, in bytes.
+pub const MAX_ACCOUNT_NAME_BYTES: usize = 256;
+/// Most groups one account may have.
+pub const MAX_ACCOUNT_GROUPS: usize = 256;
+
+/// Why an account's names are not acceptable. Every store refuses such an account.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// Empty, over [`MAX_ACCOUNT_NAME_BYTES`], with surrounding spaces, or with control or
+    /// deceptive (bidirectional, invisible) characters.
+    #[error(
+        "a {what} must be 1 to {MAX_ACCOUNT_NAME_BYTES} bytes, without surrounding spaces, control or invisible characters"
+    )]
+    MalformedName {
+        /// `username` or `group`.
+        what: &'static str,
+    },
+    /// Kubernetes reserves `system:` usernames for its own identities: a local
+    /// `system:kube-controller-manager` is a privilege escalation, not an account.
+    #[error("usernames starting with `system:` are reserved by Kubernetes")]
+    ReservedUsername,
+    /// A `system:` group (such as `system:masters`) asked for without allowing it.
+    #[error("group `{0}` is reserved by Kubernetes and must be allowed explicitly")]
+    ReservedGroup(String),
+    /// More than [`MAX_ACCOUNT_GROUPS`] groups.
+    #[error("more than {MAX_ACCOUNT_GROUPS} groups")]
+    TooManyGroups,
+}
+
+/// Whether `system:` groups may be given to a new account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservedGroups {
+    /// Refused (the default an operator must override).
+    Refuse,
+    /// Granted: the operator asked for exactly this.
+    Allow,
+}
+
+impl Account {
+    /// A new, enabled account with a fresh random uid and no groups.
+    ///
+    /// # Errors
+    /// The username is malformed or reserved.
+    pub fn new(
+        username: impl Into<String>,
+        password_hash: String,
+        now: SystemTime,
+    ) -> Result<Self, AccountError> {
+        let username = username.into();
+        check_name(&username, "username")?;
+        if rampart_core::UserInfo::is_reserved_name(&username) {
+            return Err(AccountError::ReservedUsername);
+        }
+        Ok(Account {
+            username,
+            uid: uuid::Uuid::new_v4().to_string(),
+            groups: Vec::new(),
+            disabled: false,
+            password_hash,
+            password_changed_at: now,
+            must_change: false,
+            last_login: None,
+        })
+    }
+
+    /// Sets the uid (a stable id from elsewhere, e.g. an HR system).
+    pub fn with_uid(mut self, uid: impl Into<String>) -> Self {
+        self.uid = uid.into();
+        self
+    }
+
+    /// Sets the groups; `system:` groups only when `reserved` allows them.
+    ///
+    /// # Errors
+    /// A malformed group, a reserved one not allowed, or too many.
+    pub fn with_groups(
+        mut self,
+        groups: Vec<String>,
+        reserved: ReservedGroups,
+    ) -> Result<Self, AccountError> {
+        if reserved == ReservedGroups::Refuse
+            && let Some(group) = groups
+                .iter()
+                .find(|g| rampart_core::UserInfo::is_reserved_name(g))
+        {
+            return Err(AccountError::ReservedGroup(
+                rampart_core::escape_for_display(group).into_owned(),
+            ));
+        }
+        self.groups = groups;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The rules every store applies to every account it writes: well-formed names, no
+    /// reserved username, a bounded number of groups. (Reserved groups were an operator's
+    /// explicit choice when granted, so a store keeps them.)
+    ///
+    /// # Errors
+    /// The first rule broken.
+    pub fn validate(&self) -> Result<(), AccountError> {
+        check_name(&self.username, "username")?;
+        if rampart_core::UserInfo::is_reserved_name(&self.username) {
+            return Err(AccountError::ReservedUsername);
+        }
+        if self.groups.len() > MAX_ACCOUNT_GROUPS {
+            return Err(AccountError::TooManyGroups);
+        }
+        self.groups
+            .iter()
+            .try_for_each(|group| check_name(group, "group"))
+    }
+}
+
+fn check_name(name: &str, what: &'static str) -> Result<(), AccountError> {
+    let well_formed = !name.is_empty()
+        && name.len() <= MAX_ACCOUNT_NAME_BYTES
+        && name.trim() == name
+        && !name
+            .chars()
+            .any(|c| c.is_control() || rampart_core::is_deceptive_char(c));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(AccountError::MalformedName { what })
+    }
+}
+
 /// Why a store could not answer. Never carries a password or a hash.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -41,6 +170,13 @@ pub enum StoreError {
     /// A change tried to rename the account it was applied to.
     #[error("a change may not rename an account")]
     Rename,
+    /// The account breaks a rule every store applies ([`Account::validate`]).
+    #[error("invalid account: {0}")]
+    Invalid(#[from] AccountError),
+    /// The change was made, but its audit event could not be recorded (an
+    /// [`AuditedStore`](crate::AuditedStore)): alert, the trail is missing it.
+    #[error("the account was changed but the change could not be audited")]
+    Unaudited,
     /// The backend failed (I/O, database, corrupted file); `what` is for operators.
     #[error("account store unavailable: {what}")]
     Unavailable {
@@ -80,6 +216,8 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreFuture<'a, Account>;
     /// Every account, ordered by username.
     fn list(&self) -> StoreFuture<'_, Vec<Account>>;
+    /// Removes the account named `username`; [`StoreError::NotFound`] if there is none.
+    fn delete<'a>(&'a self, username: &'a str) -> StoreFuture<'a, ()>;
 }
 
 /// Accounts in memory: for tests and for embedding a fixed set of accounts.
@@ -179,6 +317,16 @@ macro_rules! map_backed_account_store {
                 });
                 Box::pin(async move { result })
             }
+
+            fn delete<'a>(&'a self, username: &'a str) -> $crate::account::StoreFuture<'a, ()> {
+                let result = $crate::account::MapBacked::write(self, |accounts| {
+                    accounts
+                        .remove(username)
+                        .map(drop)
+                        .ok_or($crate::account::StoreError::NotFound)
+                });
+                Box::pin(async move { result })
+            }
         }
     };
 }
@@ -196,18 +344,18 @@ pub(crate) fn apply_change(
     let slot = accounts.get_mut(username).ok_or(StoreError::NotFound)?;
     let mut next = slot.clone();
     change(&mut next);
-    check_no_rename(username, &next)?;
+    check_change(username, &next)?;
     *slot = next.clone();
     Ok(next)
 }
 
-/// The rule every store applies after a change: the username is the key and stays.
-pub(crate) fn check_no_rename(username: &str, changed: &Account) -> Result<(), StoreError> {
-    if changed.username == username {
-        Ok(())
-    } else {
-        Err(StoreError::Rename)
+/// The rules every store applies after a change: the username is the key and stays, and
+/// the account is still one the store would accept.
+pub(crate) fn check_change(username: &str, changed: &Account) -> Result<(), StoreError> {
+    if changed.username != username {
+        return Err(StoreError::Rename);
     }
+    Ok(changed.validate()?)
 }
 
 /// Adds `account` unless its username is taken: the insert rule of every map-backed store.
@@ -215,6 +363,7 @@ pub(crate) fn insert_new(
     accounts: &mut BTreeMap<String, Account>,
     account: Account,
 ) -> Result<(), StoreError> {
+    account.validate()?;
     if accounts.contains_key(&account.username) {
         return Err(StoreError::AlreadyExists);
     }
@@ -227,6 +376,7 @@ pub(crate) fn replace(
     accounts: &mut BTreeMap<String, Account>,
     account: Account,
 ) -> Result<(), StoreError> {
+    account.validate()?;
     match accounts.get_mut(&account.username) {
         Some(slot) => {
             *slot = account;

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod audited_store;
 mod bearer;
 #[cfg(feature = "fetch")]
 mod fetch;
@@ -24,8 +25,10 @@ mod url_encoding;
 mod x509;
 
 pub use account::{
-    Account, AccountChange, AccountStore, MemoryStore, StoreError, StoreFuture, disable_inactive,
+    Account, AccountChange, AccountError, AccountStore, MAX_ACCOUNT_GROUPS, MAX_ACCOUNT_NAME_BYTES,
+    MemoryStore, ReservedGroups, StoreError, StoreFuture, disable_inactive,
 };
+pub use audited_store::AuditedStore;
 pub use bearer::{MAX_TOKEN_FILE_BYTES, OidcAuthenticator, StaticTokens, TokenFileError};
 #[cfg(feature = "fetch")]
 pub use fetch::{CachePolicy, Discovery, FetchError, Fetched, HttpsFetcher, JwksCache, discover};

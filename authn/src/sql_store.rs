@@ -21,9 +21,7 @@ use std::time::{Duration, SystemTime};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Row, SqlSafeStr};
 
-use crate::account::{
-    Account, AccountChange, AccountStore, StoreError, StoreFuture, check_no_rename,
-};
+use crate::account::{Account, AccountChange, AccountStore, StoreError, StoreFuture, check_change};
 
 #[cfg(feature = "postgres")]
 pub use sqlx::postgres::{PgConnectOptions, PgSslMode};
@@ -34,6 +32,7 @@ const MIGRATIONS_TABLE: &str = "rampart_authn_migrations";
 const SELECT_ONE: &str = "SELECT username, uid, group_names, disabled, password_hash, password_changed_at, must_change, last_login FROM rampart_accounts WHERE username = $1";
 const SELECT_ALL: &str = "SELECT username, uid, group_names, disabled, password_hash, password_changed_at, must_change, last_login FROM rampart_accounts";
 const INSERT: &str = "INSERT INTO rampart_accounts (username, uid, group_names, disabled, password_hash, password_changed_at, must_change, last_login) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (username) DO NOTHING";
+const DELETE: &str = "DELETE FROM rampart_accounts WHERE username = $1";
 const UPDATE: &str = "UPDATE rampart_accounts SET uid = $2, group_names = $3, disabled = $4, password_hash = $5, password_changed_at = $6, must_change = $7, last_login = $8 WHERE username = $1";
 
 /// How a backend opens a transaction that locks the row it reads.
@@ -130,7 +129,10 @@ struct Columns {
 }
 
 impl Columns {
+    /// The row for `account`: the only way an account reaches the database, so every
+    /// write is validated here.
     fn from_account(account: &Account) -> Result<Self, StoreError> {
+        account.validate()?;
         let group_names = serde_json::to_string(&account.groups).map_err(|_| corrupt("groups"))?;
         Ok(Columns {
             username: account.username.clone(),
@@ -326,7 +328,7 @@ impl SqlStore {
                 .ok_or(StoreError::NotFound)?;
             let mut account = read_columns!(row, dialect).into_account()?;
             change(&mut account);
-            check_no_rename(username, &account)?;
+            check_change(username, &account)?;
             let columns = Columns::from_account(&account)?;
             bind_columns!(sqlx::query(UPDATE), columns)
                 .execute(&mut *transaction)
@@ -335,6 +337,19 @@ impl SqlStore {
             transaction.commit().await.map_err(step("commit"))?;
             Ok(account)
         })
+    }
+
+    async fn remove(&self, username: &str) -> Result<(), StoreError> {
+        let removed = with_pool!(self, pool, dialect => sqlx::query(DELETE)
+            .bind(username)
+            .execute(pool)
+            .await
+            .map_err(|error| failed(dialect.name, "delete an account", &error))?
+            .rows_affected());
+        if removed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn all(&self) -> Result<Vec<Account>, StoreError> {
@@ -421,5 +436,9 @@ impl AccountStore for SqlStore {
 
     fn list(&self) -> StoreFuture<'_, Vec<Account>> {
         Box::pin(self.all())
+    }
+
+    fn delete<'a>(&'a self, username: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(self.remove(username))
     }
 }

@@ -291,6 +291,13 @@ impl AccountStore for DownStore {
             })
         })
     }
+    fn delete<'a>(&'a self, _: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async {
+            Err(StoreError::Unavailable {
+                what: "connection refused".into(),
+            })
+        })
+    }
 }
 
 /// A store where an administrator acts right after the authenticator reads an account,
@@ -324,6 +331,9 @@ impl AccountStore for AdminActsDuringLogin {
     }
     fn list(&self) -> StoreFuture<'_, Vec<Account>> {
         self.inner.list()
+    }
+    fn delete<'a>(&'a self, username: &'a str) -> StoreFuture<'a, ()> {
+        self.inner.delete(username)
     }
 }
 

@@ -55,7 +55,7 @@ async fn contract(store: &dyn AccountStore) {
     full.groups = vec![
         "system:authenticated".into(),
         "группа \"quoted\", with comma".into(),
-        "tab\tand\nnewline".into(),
+        "colon:and spaces inside".into(),
     ];
     full.disabled = true;
     full.must_change = true;
@@ -149,6 +149,54 @@ async fn contract(store: &dyn AccountStore) {
     assert_eq!(disabled, ["Alice", "Zed", "alice", "bob", "idle", "émile"]);
     assert!(!store.get("recent").await.unwrap().unwrap().disabled);
     assert!(store.get("idle").await.unwrap().unwrap().disabled);
+
+    // No store takes an account the CLI would refuse, by insert, update or modify.
+    for bad in [
+        "",
+        " padded",
+        "tab\tname",
+        "new\nline",
+        "rlo\u{202e}name",
+        "system:kube-proxy",
+    ] {
+        assert!(
+            matches!(
+                store.insert(account(bad)).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        store.insert(account(&"x".repeat(257))).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let mut bad_group = account("recent");
+    bad_group.groups.push("ops\r\nsystem:masters".into());
+    assert!(matches!(
+        store.update(bad_group).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let bad_change = store
+        .modify(
+            "recent",
+            Box::new(|account: &mut Account| account.groups = vec![String::new()]),
+        )
+        .await;
+    assert!(
+        matches!(bad_change, Err(StoreError::Invalid(_))),
+        "{bad_change:?}"
+    );
+    assert_eq!(
+        store.get("recent").await.unwrap().unwrap().groups,
+        ["developers"]
+    );
+
+    // Delete removes one account, and only an existing one.
+    store.delete("recent").await.unwrap();
+    assert_eq!(store.get("recent").await.unwrap(), None);
+    assert_eq!(store.delete("recent").await, Err(StoreError::NotFound));
+    assert!(store.get("idle").await.unwrap().is_some());
 }
 
 /// `writers` tasks each add one group through `modify` on one of `stores`: a lost update
@@ -530,4 +578,96 @@ mod postgres {
             );
         });
     }
+}
+
+/// Every change through an audited store is its own event, naming the actor; a login's
+/// time alone is none; and a change whose event is refused is made and reported.
+#[test]
+fn an_audited_store_records_every_change_with_its_actor() {
+    use rampart_authn::AuditedStore;
+    use rampart_core::{Action, ManualClock, MemorySink, UserInfo};
+
+    let sink = Arc::new(MemorySink::new());
+    let store = AuditedStore::new(
+        MemoryStore::new(),
+        sink.clone(),
+        Arc::new(ManualClock::at_unix(1_800_000_000)),
+        UserInfo::new("admin"),
+    );
+    futures_executor::block_on(async {
+        store.insert(account("alice")).await.unwrap();
+        store
+            .modify(
+                "alice",
+                Box::new(|a: &mut Account| a.last_login = Some(at(1))),
+            )
+            .await
+            .unwrap();
+        store
+            .modify(
+                "alice",
+                Box::new(|a: &mut Account| a.groups.push("ops".into())),
+            )
+            .await
+            .unwrap();
+        let mut new_password = store.get("alice").await.unwrap().unwrap();
+        new_password.password_hash =
+            "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdHNhbHQ$bmV3aGFzaG5ld2hhc2g".into();
+        new_password.must_change = true;
+        store.update(new_password).await.unwrap();
+        let job = store.acting_as(UserInfo::new("rampart:inactivity"));
+        let now = at(1_800_000_000_000_000);
+        assert_eq!(
+            disable_inactive(&job, Duration::from_secs(86_400), now)
+                .await
+                .unwrap(),
+            ["alice"]
+        );
+        store
+            .modify("alice", Box::new(|a: &mut Account| a.disabled = false))
+            .await
+            .unwrap();
+        store.delete("alice").await.unwrap();
+    });
+    let seen: Vec<(Action, String)> = sink
+        .events()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.target.as_ref().unwrap().name, "alice");
+            (e.action, e.actor.username)
+        })
+        .collect();
+    let admin = || "admin".to_owned();
+    assert_eq!(
+        seen,
+        [
+            (Action::AccountCreated, admin()),
+            (Action::AccountUpdated, admin()),
+            (Action::PasswordChanged, admin()),
+            (Action::AccountUpdated, admin()),
+            (Action::AccountDisabled, "rampart:inactivity".to_owned()),
+            (Action::AccountEnabled, admin()),
+            (Action::AccountDeleted, admin()),
+        ]
+    );
+    assert_eq!(
+        sink.events()[1].details["fields"],
+        serde_json::json!(["groups"])
+    );
+    assert_eq!(
+        sink.events()[3].details["fields"],
+        serde_json::json!(["must_change"])
+    );
+
+    sink.set_failing(true);
+    assert_eq!(
+        futures_executor::block_on(store.insert(account("bob"))),
+        Err(StoreError::Unaudited)
+    );
+    assert!(
+        futures_executor::block_on(store.get("bob"))
+            .unwrap()
+            .is_some(),
+        "the store is the truth: the change stands and the caller alerts"
+    );
 }

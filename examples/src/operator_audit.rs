@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rampart_audit::{Durability, FileSink, FileSinkConfig, OverloadPolicy};
-use rampart_core::{Action, AuditEvent, Clock, Outcome, SystemClock, Target, UserInfo};
+use std::sync::Arc;
+
+use rampart_core::{
+    Action, AuditEvent, AuditSink, Clock, Outcome, SharedAuditSink, SystemClock, Target, UserInfo,
+};
 
 use crate::audit::chain_from;
 
@@ -22,6 +26,25 @@ pub struct AuditArgs {
 }
 
 impl AuditArgs {
+    /// The trail's sink (every event durable before it is acknowledged) and the operator
+    /// as its actor, when a trail is configured. The trail is sealed when the sink drops.
+    ///
+    /// # Errors
+    /// The trail or its key could not be opened, or the operator cannot be told.
+    pub fn sink(&self) -> Result<Option<(SharedAuditSink, UserInfo)>, String> {
+        let Some(dir) = &self.audit_dir else {
+            return Ok(None);
+        };
+        let chain = chain_from(self.audit_hmac_key_file.as_ref())
+            .map_err(|_| "the audit HMAC key cannot be read".to_owned())?;
+        let config = FileSinkConfig::new(dir)
+            .durability(Durability::EveryEvent)
+            .chain(chain)
+            .overload(OverloadPolicy::Block);
+        let sink = FileSink::open(config).map_err(|error| error.to_string())?;
+        Ok(Some((Arc::new(sink), operator()?)))
+    }
+
     /// Records `action` on `target` with `details`, durably, when a trail is configured.
     ///
     /// # Errors
@@ -32,29 +55,25 @@ impl AuditArgs {
         target: Target,
         details: &[(&str, String)],
     ) -> Result<(), String> {
-        let Some(dir) = &self.audit_dir else {
+        let Some((sink, actor)) = self.sink()? else {
             return Ok(());
         };
-        let chain = chain_from(self.audit_hmac_key_file.as_ref())
-            .map_err(|_| "the audit HMAC key cannot be read".to_owned())?;
-        use std::os::unix::fs::MetadataExt;
-        let uid = std::fs::metadata("/proc/self")
-            .map(|meta| meta.uid())
-            .map_err(|error| format!("cannot tell who runs this command: {error}"))?;
         let mut event = AuditEvent::new(action, Outcome::Success, SystemClock.now())
-            .with_actor(UserInfo::new(format!("unix-uid:{uid}")))
+            .with_actor(actor)
             .with_target(target);
         for (key, value) in details {
             event = event.with_detail(*key, value.clone());
         }
-        let config = FileSinkConfig::new(dir)
-            .durability(Durability::EveryEvent)
-            .chain(chain)
-            .overload(OverloadPolicy::Block);
-        let sink = FileSink::open(config).map_err(|error| error.to_string())?;
-        sink.enqueue(&event)
-            .wait()
-            .map_err(|error| error.to_string())?;
-        sink.close().map(drop).map_err(|error| error.to_string())
+        sink.record(event).map_err(|error| error.to_string())
     }
+}
+
+/// The operating-system account running this command, as `unix-uid:N`: the owner of
+/// `/proc/self`, which a process cannot forge.
+fn operator() -> Result<UserInfo, String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self")
+        .map(|meta| meta.uid())
+        .map_err(|error| format!("cannot tell who runs this command: {error}"))?;
+    Ok(UserInfo::new(format!("unix-uid:{uid}")))
 }

@@ -5,12 +5,14 @@
 //! Exit codes: 0 done; 1 refused (policy, no such account, name taken); 2 usage, I/O or
 //! store errors; 3 the change was made but its audit record could not be written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rampart_authn::{Account, AccountStore, FileStore, StoreError};
-use rampart_core::{Action, Clock, SecretString, SystemClock, Target, Timestamp, UserInfo};
+use rampart_authn::{
+    Account, AccountError, AccountStore, AuditedStore, FileStore, ReservedGroups, StoreError,
+};
+use rampart_core::{Clock, SecretString, SystemClock, Timestamp};
 
 use crate::operator_audit::AuditArgs;
 use crate::passwd::{NewPasswordArgs, new_hash, read_password};
@@ -28,6 +30,8 @@ pub enum UsersCommand {
     SetPassword(SetPasswordArgs),
     /// Print every account as one JSON line (never the password hash).
     List(FileArgs),
+    /// Delete an account.
+    Delete(NameArgs),
 }
 
 /// Where the accounts live and where changes are audited.
@@ -90,14 +94,26 @@ pub fn run(command: UsersCommand) -> ExitCode {
         UsersCommand::Enable(args) => set_disabled(&args, false),
         UsersCommand::SetPassword(args) => set_password(&args),
         UsersCommand::List(args) => list(&args),
+        UsersCommand::Delete(args) => delete(&args),
     };
     result.unwrap_or_else(|code| code)
 }
 
-/// Opens the accounts file. Its store futures complete at once, so a tiny executor
-/// (`futures_executor::block_on`) drives them.
-fn open(file: &Path) -> Result<FileStore, ExitCode> {
-    FileStore::open(file).map_err(|error| fail(2, &error.to_string()))
+/// Opens the accounts file; with an audit trail configured, through an
+/// [`AuditedStore`] that records every change as the operator running the command. The
+/// file store's futures complete at once and the audited store's wait for one durable
+/// event, so a tiny executor (`futures_executor::block_on`) drives them.
+fn open(args: &FileArgs) -> Result<Box<dyn AccountStore>, ExitCode> {
+    let store = FileStore::open(&args.file).map_err(|error| fail(2, &error.to_string()))?;
+    match args.audit.sink().map_err(|message| fail(2, &message))? {
+        None => Ok(Box::new(store)),
+        Some((sink, actor)) => Ok(Box::new(AuditedStore::new(
+            store,
+            sink,
+            SystemClock::shared(),
+            actor,
+        ))),
+    }
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
@@ -105,10 +121,19 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// A store refusal (no such account, name taken) is 1; anything else is 2.
+/// A refusal (no such account, name taken, a reserved name) is 1; a change made but not
+/// audited is 3; anything else is 2.
 fn refused(error: &StoreError) -> ExitCode {
     match error {
-        StoreError::NotFound | StoreError::AlreadyExists => fail(1, &error.to_string()),
+        StoreError::NotFound
+        | StoreError::AlreadyExists
+        | StoreError::Invalid(AccountError::ReservedUsername | AccountError::ReservedGroup(_)) => {
+            fail(1, &error.to_string())
+        }
+        StoreError::Unaudited => fail(
+            3,
+            "the account was changed but the audit record failed; the trail is missing it",
+        ),
         _ => fail(2, &error.to_string()),
     }
 }
@@ -118,84 +143,55 @@ fn password_for(args: &NewPasswordArgs, username: &str) -> Result<String, ExitCo
     new_hash(args, Some(username), &password)
 }
 
-/// The names an operator may give a local account. Kubernetes reserves `system:` for its
-/// own identities: a local `system:kube-controller-manager` or a member of
-/// `system:masters` is a privilege escalation, not an account.
-fn check_names(args: &AddArgs) -> Result<(), ExitCode> {
-    let username = &args.account.username;
-    if username.is_empty() || username.trim() != username || username.chars().any(char::is_control)
-    {
-        return Err(fail(
-            2,
-            "a username must be non-empty, without surrounding spaces or control characters",
-        ));
+/// The account `add` creates, its names checked by the library's rules before any
+/// password is read.
+fn new_account(args: &AddArgs) -> Result<Account, ExitCode> {
+    let reserved = if args.allow_system_groups {
+        ReservedGroups::Allow
+    } else {
+        ReservedGroups::Refuse
+    };
+    let invalid = |error: AccountError| refused(&StoreError::Invalid(error));
+    let mut account = Account::new(&args.account.username, String::new(), SystemClock.now())
+        .map_err(invalid)?
+        .with_groups(args.groups.clone(), reserved)
+        .map_err(invalid)?;
+    if let Some(uid) = &args.uid {
+        account = account.with_uid(uid);
     }
-    if UserInfo::is_reserved_name(username) {
-        return Err(fail(
-            1,
-            "usernames starting with `system:` are reserved by Kubernetes",
-        ));
-    }
-    for group in &args.groups {
-        if group.is_empty() || group.chars().any(char::is_control) {
-            return Err(fail(
-                2,
-                "a group must be non-empty, without control characters",
-            ));
-        }
-        if UserInfo::is_reserved_name(group) && !args.allow_system_groups {
-            return Err(fail(
-                1,
-                &format!(
-                    "group `{group}` is reserved by Kubernetes (--allow-system-groups to grant it)"
-                ),
-            ));
-        }
-    }
-    Ok(())
+    account.must_change = args.must_change;
+    Ok(account)
 }
 
 fn add(args: &AddArgs) -> Result<ExitCode, ExitCode> {
-    check_names(args)?;
-    let NameArgs { file, username } = &args.account;
-    let store = open(&file.file)?;
-    let password_hash = password_for(&args.password, username)?;
-    let now = SystemClock.now();
-    let account = Account {
-        username: username.clone(),
-        uid: args
-            .uid
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        groups: args.groups.clone(),
-        disabled: false,
-        password_hash,
-        password_changed_at: now,
-        must_change: args.must_change,
-        last_login: None,
-    };
+    let mut account = new_account(args)?;
+    let store = open(&args.account.file)?;
+    account.password_hash = password_for(&args.password, &account.username)?;
+    account.password_changed_at = SystemClock.now();
     futures_executor::block_on(store.insert(account.clone())).map_err(|e| refused(&e))?;
     println!("{}", summary(&account));
-    audited(file, Action::AccountCreated, username)
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete(args: &NameArgs) -> Result<ExitCode, ExitCode> {
+    let store = open(&args.file)?;
+    futures_executor::block_on(store.delete(&args.username)).map_err(|e| refused(&e))?;
+    println!("{}", serde_json::json!({"deleted": args.username}));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn set_disabled(args: &NameArgs, disabled: bool) -> Result<ExitCode, ExitCode> {
-    let store = open(&args.file.file)?;
+    let store = open(&args.file)?;
     let change = Box::new(move |account: &mut Account| account.disabled = disabled);
     let account = futures_executor::block_on(store.modify(&args.username, change))
         .map_err(|e| refused(&e))?;
     println!("{}", summary(&account));
-    let action = if disabled {
-        Action::AccountDisabled
-    } else {
-        Action::AccountEnabled
-    };
-    audited(&args.file, action, &args.username)
+    Ok(ExitCode::SUCCESS)
 }
 
 fn set_password(args: &SetPasswordArgs) -> Result<ExitCode, ExitCode> {
     let NameArgs { file, username } = &args.account;
-    let store = open(&file.file)?;
+    let store = open(file)?;
     // Refuse an unknown name before reading and hashing a password for it.
     if futures_executor::block_on(store.get(username))
         .map_err(|e| refused(&e))?
@@ -214,11 +210,11 @@ fn set_password(args: &SetPasswordArgs) -> Result<ExitCode, ExitCode> {
     let account =
         futures_executor::block_on(store.modify(username, change)).map_err(|e| refused(&e))?;
     println!("{}", summary(&account));
-    audited(file, Action::PasswordChanged, username)
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(args: &FileArgs) -> Result<ExitCode, ExitCode> {
-    let store = open(&args.file)?;
+    let store = open(args)?;
     let accounts = futures_executor::block_on(store.list()).map_err(|e| refused(&e))?;
     for account in &accounts {
         println!("{}", summary(account));
@@ -237,18 +233,4 @@ fn summary(account: &Account) -> serde_json::Value {
         "password_changed_at": Timestamp::from(account.password_changed_at).to_string(),
         "last_login": account.last_login.map(|at| Timestamp::from(at).to_string()),
     })
-}
-
-/// Records `action` on `username` in the audit trail, when one is configured; exit 3 when
-/// the change was made but could not be recorded.
-fn audited(file: &FileArgs, action: Action, username: &str) -> Result<ExitCode, ExitCode> {
-    file.audit
-        .record(action, Target::new("account", username), &[])
-        .map(|()| ExitCode::SUCCESS)
-        .map_err(|error| {
-            fail(
-                3,
-                &format!("the account was changed but the audit record failed: {error}"),
-            )
-        })
 }

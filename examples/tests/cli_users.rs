@@ -288,6 +288,15 @@ fn every_change_is_recorded_in_a_verifiable_audit_trail() {
         "orange wednesday harbour jam\n",
     );
     assert_eq!(changed.status.code(), Some(0), "{}", text(&changed.stderr));
+    let deleted = users(&file, &[&["delete", "alice"][..], &audit].concat(), "");
+    assert_eq!(deleted.status.code(), Some(0), "{}", text(&deleted.stderr));
+    assert_eq!(
+        users(&file, &[&["delete", "alice"][..], &audit].concat(), "")
+            .status
+            .code(),
+        Some(1),
+        "no such account"
+    );
 
     let events = common::verified_audit_events(&trail);
     let actions: Vec<String> = events
@@ -309,7 +318,8 @@ fn every_change_is_recorded_in_a_verifiable_audit_trail() {
             "account.created",
             "account.disabled",
             "account.enabled",
-            "account.password_changed"
+            "account.password_changed",
+            "account.deleted"
         ]
     );
     let recorded = serde_json::to_string(&events).unwrap();
