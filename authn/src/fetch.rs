@@ -228,19 +228,40 @@ pub struct Discovery {
     pub document: Value,
 }
 
-/// Fetches and checks `ISSUER/.well-known/openid-configuration`.
+/// Where `issuer` publishes its discovery document (OpenID Connect Discovery 1.0 §4: one
+/// terminating `/` of the issuer removed before the well-known path is appended).
+pub fn discovery_url(issuer: &str) -> String {
+    let base = issuer.strip_suffix('/').unwrap_or(issuer);
+    format!("{base}/.well-known/openid-configuration")
+}
+
+/// Reads and checks a discovery document: the one rule for every caller.
+///
+/// - `fetched_from`: the URL it came from, when it came from one; the document's issuer
+///   must be the one whose discovery URL that is (§4.3: the issuer is the prefix used to
+///   fetch it), so a document served for one issuer cannot speak for another.
+/// - `expected_issuer`: the issuer configured, when one is; the document must name exactly
+///   it (not a variant with or without a trailing slash).
+/// - `jwks_uri` must be https.
 ///
 /// # Errors
-/// The fetch failed, or the document names another issuer or a non-https `jwks_uri`.
-pub async fn discover(fetcher: &HttpsFetcher, issuer: &str) -> Result<Discovery, FetchError> {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let fetched = fetcher.get(&url).await?;
-    let document: Value = serde_json::from_slice(&fetched.body)
+/// [`FetchError::Document`] saying which rule failed.
+pub fn parse_discovery(
+    body: &[u8],
+    fetched_from: Option<&str>,
+    expected_issuer: Option<&str>,
+) -> Result<Discovery, FetchError> {
+    let document: Value = serde_json::from_slice(body)
         .map_err(|_| FetchError::Document("the discovery document is not JSON".into()))?;
-    if document.get("issuer").and_then(Value::as_str) != Some(issuer) {
+    let issuer = document
+        .get("issuer")
+        .and_then(Value::as_str)
+        .filter(|issuer| !issuer.is_empty())
+        .ok_or_else(|| FetchError::Document("the discovery document has no issuer".into()))?
+        .to_owned();
+    let served_elsewhere = fetched_from.is_some_and(|url| discovery_url(&issuer) != url);
+    let not_configured = expected_issuer.is_some_and(|expected| expected != issuer);
+    if served_elsewhere || not_configured {
         return Err(FetchError::Document(
             "the discovery document names another issuer".into(),
         ));
@@ -252,10 +273,20 @@ pub async fn discover(fetcher: &HttpsFetcher, issuer: &str) -> Result<Discovery,
         .ok_or_else(|| FetchError::Document("no https jwks_uri".into()))?
         .to_owned();
     Ok(Discovery {
-        issuer: issuer.to_owned(),
+        issuer,
         jwks_uri,
         document,
     })
+}
+
+/// Fetches and checks `ISSUER/.well-known/openid-configuration` ([`parse_discovery`]).
+///
+/// # Errors
+/// The fetch failed, or the document names another issuer or a non-https `jwks_uri`.
+pub async fn discover(fetcher: &HttpsFetcher, issuer: &str) -> Result<Discovery, FetchError> {
+    let url = discovery_url(issuer);
+    let fetched = fetcher.get(&url).await?;
+    parse_discovery(&fetched.body, Some(&url), Some(issuer))
 }
 
 /// How long key sets are kept.
@@ -456,5 +487,77 @@ impl JwksCache {
             expires_at: now.checked_add(age).unwrap_or(now),
         });
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn document(issuer: &str, jwks_uri: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"issuer": issuer, "jwks_uri": jwks_uri})).unwrap()
+    }
+
+    #[test]
+    fn the_discovery_url_drops_one_terminating_slash() {
+        assert_eq!(
+            discovery_url("https://idp.test/realms/a/"),
+            "https://idp.test/realms/a/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            discovery_url("https://idp.test"),
+            "https://idp.test/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn a_discovery_document_speaks_only_for_its_own_issuer() {
+        let keys = "https://idp.test/keys";
+        let url = "https://idp.test/.well-known/openid-configuration";
+        // Served where it says, and for the issuer configured.
+        let found = parse_discovery(
+            &document("https://idp.test", keys),
+            Some(url),
+            Some("https://idp.test"),
+        )
+        .unwrap();
+        assert_eq!(
+            (found.issuer.as_str(), found.jwks_uri.as_str()),
+            ("https://idp.test", keys)
+        );
+        // A trailing slash is an issuer of its own, but served from the same URL.
+        assert!(parse_discovery(&document("https://idp.test/", keys), Some(url), None).is_ok());
+        for (body, from, expected) in [
+            (document("https://evil.test", keys), Some(url), None),
+            (
+                document("https://idp.test/", keys),
+                Some(url),
+                Some("https://idp.test"),
+            ),
+            (
+                document("https://idp.test", keys),
+                None,
+                Some("https://other.test"),
+            ),
+            (document("", keys), None, None),
+            (
+                document("https://idp.test", "http://idp.test/keys"),
+                Some(url),
+                None,
+            ),
+            (b"{\"issuer\":7}".to_vec(), None, None),
+            (b"not json".to_vec(), None, None),
+        ] {
+            assert!(
+                matches!(
+                    parse_discovery(&body, from, expected),
+                    Err(FetchError::Document(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+        }
     }
 }

@@ -31,7 +31,10 @@ pub use account::{
 pub use audited_store::AuditedStore;
 pub use bearer::{MAX_TOKEN_FILE_BYTES, OidcAuthenticator, StaticTokens, TokenFileError};
 #[cfg(feature = "fetch")]
-pub use fetch::{CachePolicy, Discovery, FetchError, Fetched, HttpsFetcher, JwksCache, discover};
+pub use fetch::{
+    CachePolicy, Discovery, FetchError, Fetched, HttpsFetcher, JwksCache, discover, discovery_url,
+    parse_discovery,
+};
 pub use file_store::{FileStore, MAX_FILE_BYTES, parse_accounts, render_accounts};
 pub use id_token::{
     ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,

@@ -243,6 +243,32 @@ impl Action {
             known => catalogue_entry(known).map_or(EXTENSION_CODE, |entry| entry.2),
         }
     }
+
+    /// Checks a code given beside this action (an event read back, or written by a
+    /// script): the one rule for every reader.
+    ///
+    /// # Errors
+    /// [`CodeMismatch`] when `code` is not this action's code.
+    pub fn check_code(&self, code: &str) -> Result<(), CodeMismatch> {
+        if code == self.code() {
+            Ok(())
+        } else {
+            Err(CodeMismatch {
+                code: crate::text::sanitized(code, 16),
+                action: self.name().to_owned(),
+            })
+        }
+    }
+}
+
+/// A code that is not its action's (see [`Action::check_code`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("code `{code}` does not match action `{action}`")]
+pub struct CodeMismatch {
+    /// The code given, cut to 16 characters and cleaned for display.
+    pub code: String,
+    /// The action's name.
+    pub action: String,
 }
 
 fn catalogue_entry(
@@ -511,14 +537,8 @@ impl TryFrom<WireEvent> for AuditEvent {
     type Error = String;
 
     fn try_from(wire: WireEvent) -> Result<Self, Self::Error> {
-        if let Some(code) = &wire.code
-            && code != wire.action.code()
-        {
-            return Err(format!(
-                "code `{}` does not match action `{}`",
-                code.chars().take(16).collect::<String>(),
-                wire.action
-            ));
+        if let Some(code) = &wire.code {
+            wire.action.check_code(code).map_err(|e| e.to_string())?;
         }
         Ok(AuditEvent {
             id: wire.id,
@@ -773,6 +793,21 @@ mod tests {
         json["code"] = "RA1001".into();
         json["password"] = "leak".into();
         assert!(serde_json::from_value::<AuditEvent>(json).is_err());
+    }
+
+    #[test]
+    fn a_code_is_checked_against_its_action_and_shown_bounded_and_clean() {
+        assert!(Action::AuthnAttempt.check_code("RA1001").is_ok());
+        assert!(
+            Action::Extension("x.backup".into())
+                .check_code(EXTENSION_CODE)
+                .is_ok()
+        );
+        let error = Action::AuthnAttempt
+            .check_code(&format!("RA2001\u{202e}{}", "9".repeat(100)))
+            .unwrap_err();
+        assert_eq!(error.action, "authn.attempt");
+        assert!(error.code.chars().count() <= 16 && !error.code.contains('\u{202e}'));
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod x509;
 #[cfg(feature = "test-util")]
 pub use audit::MemorySink;
 pub use audit::{
-    Action, AuditEvent, AuditSink, CATALOGUE, EXTENSION_CODE, EventId, FanOutSink,
+    Action, AuditEvent, AuditSink, CATALOGUE, CodeMismatch, EXTENSION_CODE, EventId, FanOutSink,
     MAX_EXTENSION_NAME, Outcome, SharedAuditSink, Target,
 };
 pub use authn::{

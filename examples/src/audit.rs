@@ -150,13 +150,8 @@ fn parse_event(line: &[u8], clock: &dyn Clock) -> Result<AuditEvent, String> {
     if input.actor.username.is_empty() {
         return Err("`actor.username` is required".into());
     }
-    if let Some(code) = &input.code
-        && code != input.action.code()
-    {
-        return Err(format!(
-            "code `{code}` does not match action `{}`",
-            input.action
-        ));
+    if let Some(code) = &input.code {
+        input.action.check_code(code).map_err(|e| e.to_string())?;
     }
     let mut event = AuditEvent::new(
         input.action,

@@ -20,7 +20,7 @@ use rampart_authn::{
 };
 use rampart_certs::{KeyAlgorithm, PrivateKey, parse_duration};
 use rampart_core::{Clock, SharedClock, SystemClock, Timestamp, UserInfo};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The largest document (discovery, JWKS) read.
 const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
@@ -226,22 +226,17 @@ fn load(source: &str, ca_file: &Path) -> Result<String, String> {
 }
 
 fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
-    let discovery: Value = serde_json::from_str(&load(&args.discovery, &args.ca_file)?)
-        .map_err(|_| "the discovery document is not JSON".to_owned())?;
-    let issuer = discovery
-        .get("issuer")
-        .and_then(Value::as_str)
-        .ok_or("the discovery document has no issuer")?
-        .to_owned();
-    if args.discovery.starts_with("https://")
-        && args.discovery.trim_end_matches('/')
-            != format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            )
-    {
-        return Err("the discovery document at that URL names another issuer".into());
-    }
+    let fetched_from = args
+        .discovery
+        .contains("://")
+        .then_some(args.discovery.as_str());
+    let issuer = rampart_authn::parse_discovery(
+        load(&args.discovery, &args.ca_file)?.as_bytes(),
+        fetched_from,
+        None,
+    )
+    .map_err(|error| error.to_string())?
+    .issuer;
     let keys =
         JwkSet::from_json(&load(&args.jwks, &args.ca_file)?).map_err(|error| error.to_string())?;
     let mut policy = IdTokenPolicy::new(&issuer, &args.client_id)
