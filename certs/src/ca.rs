@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use der::asn1::{BitString, Ia5String, ObjectIdentifier, OctetString};
-use rampart_core::{Clock, SystemClock};
+use rampart_core::Clock;
 use ring::rand::SecureRandom;
 use rustls::pki_types::CertificateDer;
 use spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
@@ -36,11 +36,13 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki;
 use x509_cert::time::{Time, Validity};
 
+use crate::audit::CertAudit;
 use crate::error::CertError;
 use crate::files::{write_private, write_public};
 use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::name::Subject;
 use crate::pem::{certificates_from_pem, certificates_to_pem};
+use crate::policy::{Candidate, SigningPolicy};
 
 /// id-kp-serverAuth.
 pub(crate) const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
@@ -269,6 +271,7 @@ pub struct CertificateAuthority {
     not_after: SystemTime,
     clock: Arc<dyn Clock>,
     backdate: Duration,
+    audit: Option<CertAudit>,
 }
 
 impl std::fmt::Debug for CertificateAuthority {
@@ -318,6 +321,7 @@ impl CertificateAuthority {
             not_after,
             clock,
             backdate: DEFAULT_BACKDATE,
+            audit: None,
         })
     }
 
@@ -349,6 +353,7 @@ impl CertificateAuthority {
             not_after,
             clock: Arc::clone(&self.clock),
             backdate: self.backdate,
+            audit: self.audit.clone(),
         })
     }
 
@@ -393,6 +398,7 @@ impl CertificateAuthority {
             key_id,
             clock,
             backdate: DEFAULT_BACKDATE,
+            audit: None,
         })
     }
 
@@ -455,6 +461,54 @@ impl CertificateAuthority {
         &self.clock
     }
 
+    /// Records every certificate this CA issues, and every request
+    /// [`issue_judged`](CertificateAuthority::issue_judged) refuses, in `audit`. A
+    /// certificate whose event cannot be recorded is not returned
+    /// ([`CertError::Unaudited`]).
+    pub fn audit_to(mut self, audit: CertAudit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Records this CA's own certificate as issued (after creating a CA).
+    ///
+    /// # Errors
+    /// [`CertError::Unaudited`] when it could not be recorded; without an audit, nothing.
+    pub fn record_creation(&self) -> Result<(), CertError> {
+        let Some(audit) = &self.audit else {
+            return Ok(());
+        };
+        let serial = crate::identity::summarize_certificate(self.certificate.as_ref())?
+            .serial
+            .unwrap_or_default();
+        audit.issued(
+            "certificate authority",
+            &self.subject.to_string(),
+            &serial,
+            self.not_after,
+        )
+    }
+
+    /// Judges `candidate` by `policy`, then issues for `public_key`: the path for requests
+    /// from others (a CSR), where a refusal is recorded too.
+    ///
+    /// # Errors
+    /// The policy refuses, or as for [`CertificateAuthority::issue`].
+    pub fn issue_judged(
+        &self,
+        candidate: &Candidate,
+        policy: &SigningPolicy,
+        public_key: SubjectPublicKeyInfoOwned,
+    ) -> Result<(LeafRequest, Issued), CertError> {
+        let request = policy.evaluate(candidate).inspect_err(|error| {
+            if let Some(audit) = &self.audit {
+                audit.refused("certificate", &candidate.subject.common_name, error);
+            }
+        })?;
+        let issued = self.issue(&request, public_key)?;
+        Ok((request, issued))
+    }
+
     /// Issues an end-entity certificate for `public_key` (from a verified CSR or a key
     /// made here). notAfter is capped at this CA's own notAfter.
     ///
@@ -502,6 +556,14 @@ impl CertificateAuthority {
             not_after,
             serial,
         } = self.sign_as_issuer(name, extensions, public_key, request.ttl)?;
+        if let Some(audit) = &self.audit {
+            audit.issued(
+                "certificate",
+                &request.subject.common_name,
+                &crate::audit::hex(&serial),
+                not_after,
+            )?;
+        }
         Ok(Issued {
             leaf: der,
             issuers: self.chain(),
@@ -741,11 +803,6 @@ pub(crate) fn check_is_ca(cert: &Certificate) -> Result<(), CertError> {
     Ok(())
 }
 
-/// The system clock, for callers that do not inject one.
-pub fn system_clock() -> Arc<dyn Clock> {
-    Arc::new(SystemClock)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -759,7 +816,7 @@ mod tests {
                 &Subject::new("der root"),
                 Duration::from_secs(3600),
                 algorithm,
-                system_clock(),
+                rampart_core::SystemClock::shared(),
             )
             .unwrap();
             let request = LeafRequest {

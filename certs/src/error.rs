@@ -32,6 +32,10 @@ pub enum CertError {
     /// An ASN.1 encoding or decoding step failed.
     #[error("ASN.1 error: {0}")]
     Der(String),
+    /// The certificate was signed but its audit event could not be recorded, so it was not
+    /// handed out; or credentials were removed but their removal was not recorded.
+    #[error("the operation could not be audited")]
+    Unaudited,
 }
 
 impl CertError {

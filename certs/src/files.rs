@@ -42,6 +42,16 @@ pub fn remove_securely(paths: &[&Path]) -> Result<(), CertError> {
     first_error.map_or(Ok(()), Err)
 }
 
+/// [`remove_securely`], then a `cert.removed` event naming the files in `audit`.
+///
+/// # Errors
+/// A file could not be removed, or the removal could not be recorded
+/// ([`CertError::Unaudited`]; the files are gone).
+pub fn remove_credentials(paths: &[&Path], audit: &crate::CertAudit) -> Result<(), CertError> {
+    remove_securely(paths)?;
+    audit.removed(paths)
+}
+
 fn remove_one(path: &Path) -> Result<(), CertError> {
     let io = |error: std::io::Error| CertError::io(path, &error);
     // Opened without following a symlink, and judged by the opened handle: nothing can be

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod audit;
 mod ca;
 mod csr;
 mod error;
@@ -14,13 +15,13 @@ mod renew;
 mod ssh;
 mod tls;
 
+pub use audit::CertAudit;
 pub use ca::{
     AltNames, CertificateAuthority, DEFAULT_BACKDATE, Issued, LeafRequest, PermittedNames, Usage,
-    system_clock,
 };
 pub use csr::{MAX_CSR_BYTES, VerifiedCsr, verify_csr};
 pub use error::CertError;
-pub use files::{remove_securely, write_certificates};
+pub use files::{remove_credentials, remove_securely, write_certificates};
 pub use identity::{Summary, summarize_certificate, summarize_csr, user_from_certificate};
 pub use key::{KeyAlgorithm, PrivateKey};
 pub use name::Subject;

@@ -97,18 +97,35 @@ impl LocalCa {
 }
 
 impl Reissue for LocalCa {
+    /// Signs (and makes a key) on tokio's blocking pool: RSA key generation takes
+    /// seconds, and signing waits for the CA's audit sink, neither of which may hold an
+    /// async worker.
     fn reissue(&self) -> ReissueFuture<'_> {
-        let result = match &self.fixed_key {
-            None => self
-                .approved(self.algorithm)
-                .and_then(|request| self.ca.issue_with_new_key(&request, self.algorithm)),
-            Some(key) => key.public_key_info().and_then(|public| {
-                let request = self.approved(key.algorithm())?;
-                let issued = self.ca.issue(&request, public)?;
-                Ok((issued, key.try_clone()?))
-            }),
-        };
-        Box::pin(async move { result })
+        let job = (|| {
+            let ca = Arc::clone(&self.ca);
+            let fixed_key = self
+                .fixed_key
+                .as_ref()
+                .map(PrivateKey::try_clone)
+                .transpose()?;
+            let algorithm = fixed_key
+                .as_ref()
+                .map_or(self.algorithm, PrivateKey::algorithm);
+            let request = self.approved(algorithm)?;
+            Ok::<_, CertError>((ca, fixed_key, request, algorithm))
+        })();
+        Box::pin(async move {
+            let (ca, fixed_key, request, algorithm) = job?;
+            tokio::task::spawn_blocking(move || match fixed_key {
+                None => ca.issue_with_new_key(&request, algorithm),
+                Some(key) => {
+                    let issued = ca.issue(&request, key.public_key_info()?)?;
+                    Ok((issued, key))
+                }
+            })
+            .await
+            .map_err(|_| CertError::Crypto("the signing task failed".into()))?
+        })
     }
 
     fn describe(&self) -> String {
@@ -249,7 +266,9 @@ impl Renewer {
         let next = renewal_time(issued.not_before, issued.not_after, &renewer.policy)?;
         renewer.state().next_attempt = next;
         // The first issue is recorded; a refusing sink is not a reason not to serve.
-        let _ = renewer.record(Action::CertificateIssued, Outcome::Success, &issued, None);
+        let _ = renewer
+            .record(Action::CertificateIssued, Outcome::Success, &issued, None)
+            .await;
         Ok(Arc::new(renewer))
     }
 
@@ -286,17 +305,17 @@ impl Renewer {
         }
         match self.source.reissue().await {
             Ok((issued, key)) => match certified_key(issued.chain(), &key) {
-                Ok(pair) => self.install(pair, &issued),
-                Err(error) => self.failed(&error, now),
+                Ok(pair) => self.install(pair, &issued).await,
+                Err(error) => self.failed(&error, now).await,
             },
-            Err(error) => self.failed(&error, now),
+            Err(error) => self.failed(&error, now).await,
         }
     }
 
-    fn install(&self, pair: Arc<rustls::sign::CertifiedKey>, issued: &Issued) -> Polled {
+    async fn install(&self, pair: Arc<rustls::sign::CertifiedKey>, issued: &Issued) -> Polled {
         let next = match renewal_time(issued.not_before, issued.not_after, &self.policy) {
             Ok(next) => next,
-            Err(error) => return self.failed(&error, self.clock.now()),
+            Err(error) => return self.failed(&error, self.clock.now()).await,
         };
         self.slot.set(pair);
         {
@@ -308,6 +327,7 @@ impl Renewer {
         }
         let audit_error = self
             .record(Action::CertificateRenewed, Outcome::Success, issued, None)
+            .await
             .err();
         Polled::Renewed {
             not_after: issued.not_after,
@@ -316,7 +336,7 @@ impl Renewer {
         }
     }
 
-    fn failed(&self, error: &CertError, now: SystemTime) -> Polled {
+    async fn failed(&self, error: &CertError, now: SystemTime) -> Polled {
         let retry_at = {
             let mut state = self.state();
             state.failures = state.failures.saturating_add(1);
@@ -329,7 +349,7 @@ impl Renewer {
             .with_target(Target::new("certificate", self.source.describe()))
             .with_reason(reason.clone());
         if let Some(sink) = &self.audit {
-            let _ = sink.record(event);
+            let _ = sink.submit(event).await;
         }
         Polled::Failed {
             error: reason,
@@ -337,7 +357,8 @@ impl Renewer {
         }
     }
 
-    fn record(
+    /// Records a renewal event without blocking the runtime (the sink's async form).
+    async fn record(
         &self,
         action: Action,
         outcome: Outcome,
@@ -358,7 +379,7 @@ impl Renewer {
         if let Some(reason) = reason {
             event = event.with_reason(reason);
         }
-        sink.record(event).map_err(|error| error.to_string())
+        sink.submit(event).await.map_err(|error| error.to_string())
     }
 
     /// Polls until `shutdown` completes: sleeps until the next attempt, looking at the

@@ -252,6 +252,7 @@ fn parse_cidr(text: &str) -> Result<(IpAddr, u8), ()> {
 pub struct SshCa {
     key: PrivateKey,
     clock: Arc<dyn Clock>,
+    audit: Option<crate::CertAudit>,
 }
 
 impl std::fmt::Debug for SshCa {
@@ -278,7 +279,11 @@ impl SshCa {
                 "the SSH CA key is encrypted; decrypt it for the signer (ssh-keygen -p)".into(),
             ));
         }
-        Ok(SshCa { key, clock })
+        Ok(SshCa {
+            key,
+            clock,
+            audit: None,
+        })
     }
 
     /// Reads the CA key file.
@@ -309,7 +314,11 @@ impl SshCa {
     /// # Errors
     /// The policy refuses, the public key does not parse, or signing failed.
     pub fn sign(&self, request: &SshCertRequest, policy: &SshPolicy) -> Result<String, CertError> {
-        policy.evaluate(request)?;
+        policy.evaluate(request).inspect_err(|error| {
+            if let Some(audit) = &self.audit {
+                audit.refused("ssh certificate", &request.key_id, error);
+            }
+        })?;
         let public_key =
             PublicKey::from_openssh(request.public_key.trim()).map_err(ssh_error("public key"))?;
         check_ssh_key_strength(public_key.key_data())?;
@@ -361,9 +370,25 @@ impl SshCa {
         let certificate: Certificate = builder
             .sign(&self.key)
             .map_err(|error| CertError::Crypto(format!("SSH certificate signing: {error}")))?;
-        certificate
+        let encoded = certificate
             .to_openssh()
-            .map_err(ssh_error("SSH certificate encoding"))
+            .map_err(ssh_error("SSH certificate encoding"))?;
+        if let Some(audit) = &self.audit {
+            audit.issued(
+                "ssh certificate",
+                &request.key_id,
+                &crate::audit::hex(&serial),
+                now.checked_add(request.ttl).unwrap_or(now),
+            )?;
+        }
+        Ok(encoded)
+    }
+
+    /// Records every certificate this CA signs, and every request its policy refuses, in
+    /// `audit`; a certificate whose event cannot be recorded is not returned.
+    pub fn audit_to(mut self, audit: crate::CertAudit) -> Self {
+        self.audit = Some(audit);
+        self
     }
 }
 

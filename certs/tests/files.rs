@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rampart_certs::{
     AltNames, CertificateAuthority, KeyAlgorithm, LeafRequest, Subject, Usage, remove_securely,
-    system_clock, write_certificates,
+    write_certificates,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -28,7 +28,7 @@ fn removal_overwrites_unlinks_and_never_follows_symlinks() {
         &Subject::new("files root"),
         Duration::from_secs(3600),
         KeyAlgorithm::EcdsaP256,
-        system_clock(),
+        rampart_core::SystemClock::shared(),
     )
     .unwrap();
     let request = LeafRequest {

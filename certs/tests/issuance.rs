@@ -32,7 +32,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn clock() -> Arc<dyn Clock> {
-    rampart_certs::system_clock()
+    rampart_core::SystemClock::shared()
 }
 
 fn root(algorithm: KeyAlgorithm) -> CertificateAuthority {

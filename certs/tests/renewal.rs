@@ -50,7 +50,7 @@ fn manual_ca(
     name: &str,
     ttl: Duration,
 ) -> (Arc<ManualClock>, Arc<dyn Clock>, Arc<CertificateAuthority>) {
-    let clock = Arc::new(ManualClock::new(rampart_certs::system_clock().now()));
+    let clock = Arc::new(ManualClock::new(rampart_core::SystemClock::shared().now()));
     let shared_clock: Arc<dyn Clock> = clock.clone();
     let ca = CertificateAuthority::create_root(
         &Subject::new(name),
@@ -382,7 +382,7 @@ fn the_run_loop_renews_by_itself_and_stops_on_shutdown() {
 
 #[test]
 fn a_new_key_at_every_renewal_unless_one_is_kept() {
-    let clock: Arc<dyn Clock> = rampart_certs::system_clock();
+    let clock: Arc<dyn Clock> = rampart_core::SystemClock::shared();
     let ca = Arc::new(
         CertificateAuthority::create_root(
             &Subject::new("keys root"),

@@ -15,9 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_certs::{
-    CertError, SshCa, SshCertKind, SshCertRequest, SshPolicy, certificate_path, system_clock,
-};
+use rampart_certs::{CertError, SshCa, SshCertKind, SshCertRequest, SshPolicy, certificate_path};
 use rampart_core::{Clock, ManualClock};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -101,7 +99,7 @@ fn user_certificates_read_and_verify_with_openssh() {
     ] {
         let dir = scratch(&format!("user-{}", kind.len()));
         let ca_key = keygen(&dir, "ca", kind);
-        let ca = SshCa::read_file(&ca_key, system_clock()).unwrap();
+        let ca = SshCa::read_file(&ca_key, rampart_core::SystemClock::shared()).unwrap();
         let request = user_request(&dir, &["alice", "deploy"]);
         let certificate = ca.sign(&request, &SshPolicy::default()).unwrap();
         let path = certificate_path(&dir.join("user.pub"));
@@ -149,7 +147,7 @@ fn user_certificates_read_and_verify_with_openssh() {
 fn an_expired_certificate_is_refused_by_openssh() {
     let dir = scratch("expired");
     let ca_key = keygen(&dir, "ca", &["-t", "ed25519"]);
-    let past = ManualClock::new(system_clock().now() - 3 * HOUR);
+    let past = ManualClock::new(rampart_core::SystemClock::shared().now() - 3 * HOUR);
     let ca = SshCa::read_file(&ca_key, Arc::new(past)).unwrap();
     let certificate = ca
         .sign(&user_request(&dir, &["alice"]), &SshPolicy::default())
@@ -161,7 +159,11 @@ fn an_expired_certificate_is_refused_by_openssh() {
 #[test]
 fn host_certificates_are_read_as_host_certificates() {
     let dir = scratch("host");
-    let ca = SshCa::read_file(&keygen(&dir, "ca", &["-t", "ed25519"]), system_clock()).unwrap();
+    let ca = SshCa::read_file(
+        &keygen(&dir, "ca", &["-t", "ed25519"]),
+        rampart_core::SystemClock::shared(),
+    )
+    .unwrap();
     let host = keygen(&dir, "host", &["-t", "ed25519"]);
     let request = SshCertRequest {
         public_key: std::fs::read_to_string(host.with_extension("pub")).unwrap(),
@@ -189,7 +191,11 @@ fn host_certificates_are_read_as_host_certificates() {
 #[test]
 fn the_ssh_policy_refuses_what_openssh_would_read_too_generously() {
     let dir = scratch("policy");
-    let ca = SshCa::read_file(&keygen(&dir, "ca", &["-t", "ed25519"]), system_clock()).unwrap();
+    let ca = SshCa::read_file(
+        &keygen(&dir, "ca", &["-t", "ed25519"]),
+        rampart_core::SystemClock::shared(),
+    )
+    .unwrap();
     let base = user_request(&dir, &["alice"]);
     let refused = |change: &dyn Fn(&mut SshCertRequest), needle: &str| {
         let mut request = base.clone();
@@ -250,7 +256,11 @@ fn the_ssh_policy_refuses_what_openssh_would_read_too_generously() {
 #[test]
 fn wildcard_principals_and_weak_keys_are_refused() {
     let dir = scratch("weak");
-    let ca = SshCa::read_file(&keygen(&dir, "ca", &["-t", "ed25519"]), system_clock()).unwrap();
+    let ca = SshCa::read_file(
+        &keygen(&dir, "ca", &["-t", "ed25519"]),
+        rampart_core::SystemClock::shared(),
+    )
+    .unwrap();
     let host_request = |key: &Path, principal: &str| SshCertRequest {
         public_key: std::fs::read_to_string(key.with_extension("pub")).unwrap(),
         principals: vec![principal.to_owned()],
@@ -292,7 +302,11 @@ fn wildcard_principals_and_weak_keys_are_refused() {
 fn rsa_keys_with_a_degenerate_exponent_are_refused() {
     use base64::Engine as _;
     let dir = scratch("exponent");
-    let ca = SshCa::read_file(&keygen(&dir, "ca", &["-t", "ed25519"]), system_clock()).unwrap();
+    let ca = SshCa::read_file(
+        &keygen(&dir, "ca", &["-t", "ed25519"]),
+        rampart_core::SystemClock::shared(),
+    )
+    .unwrap();
     let field = |bytes: &[u8]| {
         let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
         out.extend_from_slice(bytes);

@@ -2,8 +2,8 @@
 //! never printed; every leaf passes the signing policy first.
 //!
 //! Exit codes: 0 done; 1 refused (signing policy, a CSR whose signature does not verify);
-//! 2 usage, I/O or format errors; 3 the certificate was written but its audit record
-//! (`--audit-dir`) could not be.
+//! 2 usage, I/O or format errors; 3 the audit trail (`--audit-dir`) could not be written,
+//! so nothing was issued.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use rampart_certs::{
-    AltNames, Candidate, CertError, CertificateAuthority, KeyAlgorithm, KubernetesSigner,
-    SigningPolicy, SshCa, SshCertKind, SshCertRequest, SshPolicy, Subject, Summary, Usage,
-    certificate_path, certificates_from_pem, format_duration, parse_duration,
-    summarize_certificate, summarize_csr, system_clock, verify_csr, write_certificates,
+    AltNames, Candidate, CertAudit, CertError, CertificateAuthority, KeyAlgorithm,
+    KubernetesSigner, SigningPolicy, SshCa, SshCertKind, SshCertRequest, SshPolicy, Subject,
+    Summary, Usage, certificate_path, certificates_from_pem, format_duration, parse_duration,
+    summarize_certificate, summarize_csr, verify_csr, write_certificates,
 };
-use rampart_core::{Action, Target};
 
 use crate::operator_audit::AuditArgs;
 
@@ -214,7 +213,7 @@ pub struct InspectArgs {
     json: bool,
 }
 
-/// Why a command failed: a certificate operation, or the audit record after it.
+/// Why a command failed: a certificate operation, or the audit trail it must write to.
 enum Failure {
     Cert(CertError),
     Audit(String),
@@ -251,7 +250,13 @@ pub fn run(command: CertsCommand) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Audit(error)) => {
-            eprintln!("error: the certificate was written but the audit record failed: {error}");
+            eprintln!("error: the audit trail cannot be written: {error}; nothing was issued");
+            ExitCode::from(3)
+        }
+        Err(Failure::Cert(CertError::Unaudited)) => {
+            eprintln!(
+                "error: the certificate was signed but could not be audited, so it was not written"
+            );
             ExitCode::from(3)
         }
         Err(Failure::Cert(error)) => {
@@ -274,20 +279,33 @@ fn init_ca(args: &InitCaArgs) -> Result<(), Failure> {
         &Subject::new(&args.cn),
         args.ttl,
         args.key_type,
-        system_clock(),
+        rampart_core::SystemClock::shared(),
     )?;
+    let ca = match cert_audit(&args.audit)? {
+        Some(audit) => ca.audit_to(audit),
+        None => ca,
+    };
+    ca.record_creation()?;
     ca.save(&args.out)?;
     println!("{}", args.out.join("ca.crt").display());
-    let serial = rampart_certs::summarize_certificate(ca.certificate().as_ref())?
-        .serial
-        .unwrap_or_default();
-    args.audit
-        .record(
-            Action::CertificateIssued,
-            Target::new("certificate authority", &args.cn),
-            &[("serial", serial), ("lifetime", format_duration(args.ttl))],
-        )
-        .map_err(Failure::Audit)
+    Ok(())
+}
+
+/// The library's certificate audit over the command's trail, when one is configured.
+fn cert_audit(audit: &AuditArgs) -> Result<Option<CertAudit>, Failure> {
+    Ok(audit
+        .sink()
+        .map_err(Failure::Audit)?
+        .map(|(sink, actor)| CertAudit::new(sink, rampart_core::SystemClock::shared(), actor)))
+}
+
+/// The CA in `dir`, auditing what it issues when a trail is configured.
+fn load_ca(dir: &Path, audit: &AuditArgs) -> Result<CertificateAuthority, Failure> {
+    let ca = CertificateAuthority::load(dir, rampart_core::SystemClock::shared())?;
+    Ok(match cert_audit(audit)? {
+        Some(audit) => ca.audit_to(audit),
+        None => ca,
+    })
 }
 
 fn policy(args: &PolicyArgs) -> Result<SigningPolicy, CertError> {
@@ -311,7 +329,7 @@ fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
 }
 
 fn issue(args: &IssueArgs) -> Result<(), Failure> {
-    let ca = CertificateAuthority::load(&args.ca, system_clock())?;
+    let ca = load_ca(&args.ca, &args.leaf.audit)?;
     let subject = Subject::new(&args.cn).with_organizations(args.orgs.iter().cloned());
     let alt_names = AltNames {
         dns: args.dns.clone(),
@@ -323,18 +341,18 @@ fn issue(args: &IssueArgs) -> Result<(), Failure> {
     let (issued, key) = ca.issue_with_new_key(&request, args.key_type)?;
     key.write_pem_file(&with_extension(&args.out, ".key"))?;
     args.leaf
-        .deliver(&with_extension(&args.out, ".crt"), &request, &issued)
+        .deliver(&with_extension(&args.out, ".crt"), &issued)
 }
 
 fn sign_csr(args: &SignCsrArgs) -> Result<(), Failure> {
     let bytes = read_limited(&args.csr)?;
     let csr = verify_csr(&bytes)?;
-    let ca = CertificateAuthority::load(&args.ca, system_clock())?;
-    let request = args
+    let ca = load_ca(&args.ca, &args.leaf.audit)?;
+    let candidate = args
         .leaf
-        .accept(csr.subject, csr.alt_names, csr.key_algorithm)?;
-    let issued = ca.issue(&request, csr.public_key)?;
-    args.leaf.deliver(&args.out, &request, &issued)
+        .candidate(csr.subject, csr.alt_names, csr.key_algorithm);
+    let (_, issued) = ca.issue_judged(&candidate, &policy(&args.leaf.policy)?, csr.public_key)?;
+    args.leaf.deliver(&args.out, &issued)
 }
 
 impl LeafArgs {
@@ -345,47 +363,32 @@ impl LeafArgs {
         alt_names: AltNames,
         key_algorithm: KeyAlgorithm,
     ) -> Result<rampart_certs::LeafRequest, Failure> {
-        let candidate = Candidate {
+        let candidate = self.candidate(subject, alt_names, key_algorithm);
+        Ok(policy(&self.policy)?.evaluate(&candidate)?)
+    }
+
+    /// What is asked for: a leaf for `subject` with `key_algorithm`, as these arguments say.
+    fn candidate(
+        &self,
+        subject: Subject,
+        alt_names: AltNames,
+        key_algorithm: KeyAlgorithm,
+    ) -> Candidate {
+        Candidate {
             subject,
             alt_names,
             key_algorithm,
             usage: self.usage.usage(),
             ttl: self.ttl,
-        };
-        Ok(policy(&self.policy)?.evaluate(&candidate)?)
+        }
     }
 
-    /// Writes the chain to `path`, reports it on stdout and records it in the audit trail.
-    fn deliver(
-        &self,
-        path: &Path,
-        request: &rampart_certs::LeafRequest,
-        issued: &rampart_certs::Issued,
-    ) -> Result<(), Failure> {
+    /// Writes the chain to `path` and reports it on stdout (the CA recorded the issue).
+    fn deliver(&self, path: &Path, issued: &rampart_certs::Issued) -> Result<(), Failure> {
         write_certificates(path, &issued.chain())?;
         report(path, issued);
-        audit_issue(&self.audit, &request.subject.common_name, issued)
+        Ok(())
     }
-}
-
-fn audit_issue(
-    audit: &AuditArgs,
-    subject: &str,
-    issued: &rampart_certs::Issued,
-) -> Result<(), Failure> {
-    audit
-        .record(
-            Action::CertificateIssued,
-            Target::new("certificate", subject),
-            &[
-                ("serial", hex(&issued.serial)),
-                (
-                    "not_after",
-                    rampart_core::Timestamp::from(issued.not_after).to_string(),
-                ),
-            ],
-        )
-        .map_err(Failure::Audit)
 }
 
 /// One JSON line on stdout: where the certificate went, its serial and lifetime.
@@ -412,7 +415,11 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
 }
 
 fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {
-    let ca = SshCa::read_file(&args.ca_key, system_clock())?;
+    let ca = SshCa::read_file(&args.ca_key, rampart_core::SystemClock::shared())?;
+    let ca = match cert_audit(&args.audit)? {
+        Some(audit) => ca.audit_to(audit),
+        None => ca,
+    };
     let public_key = String::from_utf8(read_limited(&args.public_key)?)
         .map_err(|_| CertError::Invalid("the public key file is not text".into()))?;
     let kind = if args.host {
@@ -445,16 +452,7 @@ fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {
         message: error.to_string(),
     })?;
     println!("{}", path.display());
-    args.audit
-        .record(
-            Action::CertificateIssued,
-            Target::new("ssh certificate", request.key_id.clone()),
-            &[
-                ("principals", request.principals.join(",")),
-                ("lifetime", format_duration(args.ttl)),
-            ],
-        )
-        .map_err(Failure::Audit)
+    Ok(())
 }
 
 fn inspect(args: &InspectArgs) -> Result<(), Failure> {

@@ -411,7 +411,8 @@ fn https_once(
     let key = rampart_certs::PrivateKey::read_pem_file(server_key).unwrap();
     let slot = rampart_certs::CertSlot::new(rampart_certs::certified_key(chain, &key).unwrap());
     let config = Arc::new(
-        rampart_certs::mtls_server_config(&roots, slot, rampart_certs::system_clock()).unwrap(),
+        rampart_certs::mtls_server_config(&roots, slot, rampart_core::SystemClock::shared())
+            .unwrap(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
