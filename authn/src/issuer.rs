@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rampart_core::{Clock, SharedClock, UserInfo};
+use rampart_core::{
+    Action, AuditEvent, Clock, Outcome, SharedAuditSink, SharedClock, Target, Timestamp, UserInfo,
+};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self as ring_sig, KeyPair as _, RsaPublicKeyComponents};
 use serde_json::{Value, json};
@@ -36,6 +38,10 @@ pub enum IssueError {
     /// Signing failed.
     #[error("signing failed")]
     Signing,
+    /// The token was signed but its `token.issued` event could not be recorded, so it
+    /// was not handed out.
+    #[error("the token could not be audited")]
+    Unaudited,
 }
 
 enum Pair {
@@ -208,6 +214,7 @@ pub struct TokenIssuer {
     max_ttl: Duration,
     clock: SharedClock,
     keys: RwLock<KeyRing>,
+    audit: Option<SharedAuditSink>,
 }
 
 impl std::fmt::Debug for TokenIssuer {
@@ -251,7 +258,18 @@ impl TokenIssuer {
                 active: key,
                 retiring: Vec::new(),
             }),
+            audit: None,
         })
+    }
+
+    /// Records every token minted as a `token.issued` event in `sink` (the user it names
+    /// as actor; audience, key id, token id and expiry as details — never the token). A
+    /// token whose event cannot be recorded is not returned ([`IssueError::Unaudited`]).
+    /// Minting then waits for the sink: call it off async workers, as RS256 signing needs
+    /// anyway.
+    pub fn audit_to(mut self, sink: SharedAuditSink) -> Self {
+        self.audit = Some(sink);
+        self
     }
 
     /// The `iss` of every token.
@@ -321,11 +339,21 @@ impl TokenIssuer {
             b64(claims.to_string().as_bytes())
         );
         let signature = key.sign(signing_input.as_bytes())?;
+        let expires_at = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(iat.saturating_add(ttl.as_secs())))
+            .unwrap_or(now);
+        if let Some(sink) = &self.audit {
+            let event = AuditEvent::new(Action::TokenIssued, Outcome::Success, now)
+                .with_actor(user.clone())
+                .with_target(Target::new("id_token", b64(&jti)))
+                .with_detail("audience", audience)
+                .with_detail("kid", key.kid.as_str())
+                .with_detail("expires_at", Timestamp::from(expires_at).to_string());
+            sink.record(event).map_err(|_| IssueError::Unaudited)?;
+        }
         Ok(IssuedToken {
             token: format!("{signing_input}.{}", b64(&signature)),
-            expires_at: SystemTime::UNIX_EPOCH
-                .checked_add(Duration::from_secs(iat.saturating_add(ttl.as_secs())))
-                .unwrap_or(now),
+            expires_at,
         })
     }
 

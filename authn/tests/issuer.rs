@@ -306,3 +306,35 @@ fn the_maximum_lifetime_is_bounded_at_construction() {
             .is_ok()
     );
 }
+
+/// Every token minted is a `token.issued` event naming the user, the audience and the
+/// token id, never the token; a token that cannot be recorded is not handed out.
+#[test]
+fn every_minted_token_is_audited_and_an_unrecorded_one_is_withheld() {
+    let sink = Arc::new(rampart_core::MemorySink::new());
+    let issuer = TokenIssuer::new(
+        ISSUER,
+        IssuerKey::generate(Algorithm::ES256).unwrap(),
+        TEN_MINUTES,
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+    .audit_to(sink.clone());
+    let minted = issuer.mint(&alice(), AUDIENCE, TEN_MINUTES, None).unwrap();
+    let event = sink.events().pop().unwrap();
+    assert_eq!(event.action, rampart_core::Action::TokenIssued);
+    assert_eq!(event.actor.username, "alice");
+    assert_eq!(event.details["audience"], AUDIENCE);
+    let recorded = serde_json::to_string(&event).unwrap();
+    let signature = minted.token.rsplit('.').next().unwrap();
+    assert!(
+        !recorded.contains(signature),
+        "the token never reaches the trail"
+    );
+
+    sink.set_failing(true);
+    assert_eq!(
+        issuer.mint(&alice(), AUDIENCE, TEN_MINUTES, None),
+        Err(IssueError::Unaudited)
+    );
+}
