@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rampart_audit::{Durability, FileSink, FileSinkConfig, OverloadPolicy};
-use rampart_core::{Action, AuditEvent, Outcome, RequestContext, Target, Timestamp, UserInfo};
+use rampart_core::{
+    Action, AuditEvent, Audited, Authenticated, Authenticator, AuthnFuture, MemorySink, Outcome, PasswordCredential,
+    RequestContext, SecretString, SystemClock, Target, Timestamp, UserInfo,
+};
 
 /// Producer threads for group commit (and the batch size of the raw batched limit).
 const PRODUCERS: usize = 8;
@@ -119,5 +122,52 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(audit, benches);
+/// Accepts every password: the audited-login benchmark measures the audit path alone.
+struct AcceptAll;
+
+impl Authenticator<PasswordCredential> for AcceptAll {
+    fn authenticate<'a>(&'a self, credential: &'a PasswordCredential, _: &'a RequestContext) -> AuthnFuture<'a> {
+        Box::pin(async move { Ok(Authenticated::new(UserInfo::new(credential.username()))) })
+    }
+}
+
+/// What auditing adds to a login on the async path (`Audited` awaiting `submit`): the bare
+/// authenticator, a memory sink (event building alone), and group-commit and every_event
+/// trails (the ticket resolves after the writer thread's fdatasync), each as 64 concurrent
+/// logins on a 2-worker runtime.
+fn audited_login(c: &mut Criterion) {
+    const LOGINS: usize = 64;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut group = c.benchmark_group("audit/audited-login-64-concurrent");
+    group.throughput(Throughput::Elements(LOGINS as u64)).sample_size(20);
+    let run = |authenticator: Arc<dyn Authenticator<PasswordCredential>>| {
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..LOGINS)
+                .map(|n| {
+                    let authenticator = authenticator.clone();
+                    tokio::spawn(async move {
+                        let credential = PasswordCredential::new(format!("user-{n}"), SecretString::from("pw"));
+                        authenticator.authenticate(&credential, &RequestContext::new()).await.is_ok()
+                    })
+                })
+                .collect();
+            for task in tasks {
+                assert!(task.await.unwrap());
+            }
+        })
+    };
+    let bare: Arc<dyn Authenticator<PasswordCredential>> = Arc::new(AcceptAll);
+    group.bench_function("bare", |b| b.iter(|| run(bare.clone())));
+    let memory: Arc<dyn Authenticator<PasswordCredential>> =
+        Arc::new(Audited::new(AcceptAll, "local", Arc::new(MemorySink::new()), SystemClock::shared()));
+    group.bench_function("memory_sink", |b| b.iter(|| run(memory.clone())));
+    for (name, durability) in [("group_commit", Durability::GroupCommit), ("every_event", Durability::EveryEvent)] {
+        let sink = Arc::new(FileSink::open(FileSinkConfig::new(scratch(&format!("login-{name}"))).durability(durability)).unwrap());
+        let audited: Arc<dyn Authenticator<PasswordCredential>> = Arc::new(Audited::new(AcceptAll, "local", sink, SystemClock::shared()));
+        group.bench_function(name, |b| b.iter(|| run(audited.clone())));
+    }
+    group.finish();
+}
+
+criterion_group!(audit, benches, audited_login);
 criterion_main!(audit);

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rampart_certs::{
-    CertificateAuthority, PrivateKey, certificates_from_pem, summarize_certificate, system_clock,
+    CertificateAuthority, PrivateKey, certificates_from_pem, summarize_certificate,
     user_from_certificate,
 };
 
@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = PrivateKey::from_pkcs8_der(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = PrivateKey::from_pem(text);
-        let _ = CertificateAuthority::from_pem(text, text, system_clock());
+        let _ = CertificateAuthority::from_pem(text, text, rampart_core::SystemClock::shared());
     }
 });
