@@ -80,16 +80,70 @@ impl WebhookConfig {
     }
 }
 
-/// The parts of the collector URL.
-#[derive(Clone, Debug)]
+/// How events reach the collector. Plain HTTP exists only for a collector on this machine,
+/// so an unsafe combination (plain text to another host) cannot be represented.
+#[derive(Clone)]
+enum Transport {
+    /// TLS with the configured client configuration.
+    Tls(Arc<rustls::ClientConfig>),
+    /// Plain HTTP to a loopback address (checked again on every connection).
+    PlainLoopback,
+}
+
+/// The collector: how to reach it, and the parts of its URL.
+#[derive(Clone)]
 struct Target {
+    transport: Transport,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+/// The collector named by `url`, reached with `tls` for https.
+fn target(url: &str, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Target> {
+    let parsed = parse_url(url)?;
+    let transport = match (parsed.https, tls) {
+        (true, Some(tls)) => Transport::Tls(tls.clone()),
+        (true, None) => {
+            return Err(Error::Config(
+                "an https:// webhook needs a TLS client configuration".into(),
+            ));
+        }
+        (false, _) if is_loopback_host(&parsed.host) => Transport::PlainLoopback,
+        (false, _) => {
+            return Err(Error::Config(
+                "plain http:// is only for a collector on a loopback address; use https://".into(),
+            ));
+        }
+    };
+    Ok(Target {
+        transport,
+        host: parsed.host,
+        port: parsed.port,
+        path: parsed.path,
+    })
+}
+
+/// `localhost`, or a literal loopback address (`127.0.0.0/8`, `[::1]`).
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The parts of a collector URL.
+#[derive(Clone, Debug)]
+struct ParsedUrl {
     https: bool,
     host: String,
     port: u16,
     path: String,
 }
 
-fn parse_url(url: &str) -> Result<Target> {
+fn parse_url(url: &str) -> Result<ParsedUrl> {
     let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (true, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
@@ -113,7 +167,7 @@ fn parse_url(url: &str) -> Result<Target> {
     if host.is_empty() || path.contains(['\r', '\n', ' ']) {
         return Err(Error::Config(format!("bad webhook URL `{url}`")));
     }
-    Ok(Target {
+    Ok(ParsedUrl {
         https,
         host,
         port,
@@ -298,12 +352,7 @@ impl WebhookSink {
     /// # Errors
     /// A bad URL, `https` without a TLS configuration, or a spool that cannot be opened.
     pub fn start(config: WebhookConfig) -> Result<Self> {
-        let target = parse_url(&config.url)?;
-        if target.https && config.tls.is_none() {
-            return Err(Error::Config(
-                "an https:// webhook needs a TLS client configuration".into(),
-            ));
-        }
+        let target = target(&config.url, config.tls.as_ref())?;
         let state = Arc::new(State {
             spool: Mutex::new(Spool::open(&config.spool_dir)?),
             wake: Condvar::new(),
@@ -545,6 +594,11 @@ fn post(target: &Target, config: &WebhookConfig, body: &[u8]) -> std::io::Result
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::other("collector address does not resolve"))?;
+    if matches!(target.transport, Transport::PlainLoopback) && !address.ip().is_loopback() {
+        return Err(std::io::Error::other(
+            "the plain-http collector does not resolve to a loopback address",
+        ));
+    }
     let tcp = TcpStream::connect_timeout(&address, config.timeout)?;
     tcp.set_read_timeout(Some(config.timeout))?;
     tcp.set_write_timeout(Some(config.timeout))?;
@@ -555,8 +609,8 @@ fn post(target: &Target, config: &WebhookConfig, body: &[u8]) -> std::io::Result
         body.len()
     );
     let mut response = Vec::new();
-    match (&config.tls, target.https) {
-        (Some(tls), true) => {
+    match &target.transport {
+        Transport::Tls(tls) => {
             let name = rustls::pki_types::ServerName::try_from(target.host.clone())
                 .map_err(std::io::Error::other)?;
             let connection =
@@ -567,7 +621,7 @@ fn post(target: &Target, config: &WebhookConfig, body: &[u8]) -> std::io::Result
             stream.flush()?;
             let _ = stream.take(4096).read_to_end(&mut response);
         }
-        _ => {
+        Transport::PlainLoopback => {
             let mut stream = tcp;
             stream.write_all(head.as_bytes())?;
             stream.write_all(body)?;
@@ -591,6 +645,32 @@ fn post(target: &Target, config: &WebhookConfig, body: &[u8]) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_reaches_only_loopback_and_https_needs_tls() {
+        for loopback in [
+            "http://127.0.0.1:9/a",
+            "http://127.8.9.10/",
+            "http://[::1]:80/",
+            "http://localhost/",
+        ] {
+            assert!(
+                matches!(
+                    target(loopback, None).unwrap().transport,
+                    Transport::PlainLoopback
+                ),
+                "{loopback}"
+            );
+        }
+        for remote in [
+            "http://collector.example/audit",
+            "http://10.0.0.7/",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(target(remote, None).is_err(), "{remote}");
+        }
+        assert!(target("https://collector.example/audit", None).is_err());
+    }
 
     #[test]
     fn urls_parse_and_junk_is_refused() {
