@@ -15,6 +15,7 @@
 //!   because password hashes would cross the network in the clear.
 //! - Errors name the backend and what failed, never a value from a row.
 
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
