@@ -8,7 +8,7 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,23 +20,7 @@ use rampart_core::{
 };
 use tokio::time::Instant;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("rampart-async-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use rampart_testing::ScratchDir as TempDir;
 
 /// Makes every commit of the trail take `0` longer, as a slow disk would: the file sink
 /// publishes its head to this anchor after every commit while its writer waits.

@@ -17,23 +17,7 @@ use rampart_audit::{
 };
 use rampart_core::{Action, AuditError, AuditEvent, AuditSink, ManualClock, Outcome, UserInfo};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("rampart-audit-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use rampart_testing::ScratchDir as TempDir;
 
 fn event(n: u64) -> AuditEvent {
     AuditEvent::new(

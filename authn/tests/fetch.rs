@@ -24,8 +24,9 @@ use rampart_authn::{
 };
 use rampart_core::{
     Authenticator, AuthnError, BearerToken, Clock, ManualClock, RequestContext, SecretString,
-    SharedClock, SystemClock, UserInfo, openssl_ca, openssl_request, openssl_sign,
+    SharedClock, SystemClock, UserInfo,
 };
+use rampart_testing::{openssl_ca, openssl_request, openssl_sign};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -169,7 +170,7 @@ struct Setup {
 }
 
 fn setup(name: &str) -> Setup {
-    let dir = rampart_core::scratch_dir(&format!("authn-fetch-{name}"));
+    let dir = rampart_testing::scratch_dir(&format!("authn-fetch-{name}"));
     let (ca, chain, key) = certificates(&dir, "idp");
     let (other_ca, _, _) = certificates(&dir, "other");
     let (port, slot) = serve(chain, key);

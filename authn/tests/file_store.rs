@@ -9,16 +9,13 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
+use rampart_testing::scratch_dir;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use rampart_authn::{Account, AccountStore, FileStore, StoreError, parse_accounts};
-
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("file-store-{name}"))
-}
 
 fn account(username: &str) -> Account {
     Account {
@@ -48,7 +45,7 @@ fn overwrite(path: &Path, text: &str) {
 
 #[test]
 fn accounts_round_trip_through_the_file() {
-    let dir = scratch("round-trip");
+    let dir = scratch_dir("file-store-round-trip");
     let path = dir.join("users.yaml");
     let store = FileStore::open(&path).unwrap();
     assert_eq!(
@@ -84,7 +81,7 @@ fn accounts_round_trip_through_the_file() {
 
 #[test]
 fn an_edited_file_is_reloaded_and_a_broken_edit_keeps_the_last_good_version() {
-    let dir = scratch("reload");
+    let dir = scratch_dir("file-store-reload");
     let path = dir.join("users.yaml");
     let store = FileStore::open(&path).unwrap();
     block(store.insert(account("alice"))).unwrap();
@@ -125,7 +122,7 @@ fn an_edited_file_is_reloaded_and_a_broken_edit_keeps_the_last_good_version() {
 
 #[test]
 fn opening_a_broken_file_fails_without_a_good_version() {
-    let dir = scratch("broken-open");
+    let dir = scratch_dir("file-store-broken-open");
     let path = dir.join("users.yaml");
     for (text, expected) in [
         ("accounts: {not: a list}\n", "does not parse"),
@@ -195,7 +192,7 @@ fn crash_writer_child() {
 
 #[test]
 fn a_writer_killed_at_any_moment_leaves_a_whole_file() {
-    let dir = scratch("crash");
+    let dir = scratch_dir("file-store-crash");
     let path = dir.join("users.yaml");
     let store = FileStore::open(&path).unwrap();
     block(store.insert(account("alice"))).unwrap();
@@ -247,7 +244,7 @@ fn a_writer_killed_at_any_moment_leaves_a_whole_file() {
 
 #[test]
 fn concurrent_writers_in_two_processes_lose_nothing() {
-    let dir = scratch("two-writers");
+    let dir = scratch_dir("file-store-two-writers");
     let path = dir.join("users.yaml");
     FileStore::open(&path).unwrap();
     let spawn = |prefix: &str| {
@@ -330,7 +327,7 @@ fn parse_errors_do_not_repeat_values_from_the_file() {
 /// at the name a writer would use, and the lock file is not opened through one either.
 #[test]
 fn planted_symlinks_are_never_followed() {
-    let dir = scratch("symlinks");
+    let dir = scratch_dir("file-store-symlinks");
     let path = dir.join("users.yaml");
     let store = FileStore::open(&path).unwrap();
     let victim = dir.join("victim");

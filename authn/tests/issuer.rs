@@ -31,8 +31,8 @@ fn alice() -> UserInfo {
 
 /// An RSA key made by openssl, as PKCS#8 DER (ring cannot generate RSA keys).
 fn openssl_rsa_pkcs8() -> Vec<u8> {
-    let dir = rampart_core::scratch_dir("issuer-rsa");
-    let pem = rampart_core::openssl_rsa_key(&dir, "rsa");
+    let dir = rampart_testing::scratch_dir("issuer-rsa");
+    let pem = rampart_testing::openssl_rsa_key(&dir, "rsa");
     // PKCS#8 needs `pkcs8 -topk8`: `pkey -outform DER` writes PKCS#1.
     let der = Command::new("openssl")
         .args(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER", "-in"])

@@ -331,8 +331,8 @@ fn encrypted_assertions_need_the_sp_key() {
         .unwrap_err();
     assert!(matches!(error, SamlError::Config(_)), "{error}");
     // Another RSA key cannot open it either, and says only that.
-    let other = rampart_core::scratch_dir("saml-other-key");
-    let other_key = rampart_core::openssl_rsa_key(&other, "other");
+    let other = rampart_testing::scratch_dir("saml-other-key");
+    let other_key = rampart_testing::openssl_rsa_key(&other, "other");
     let (sp, _) = sp_at(5);
     let sp = sp.with_key(
         SpKey::from_pem(&std::fs::read(other_key).unwrap()).unwrap(),

@@ -11,16 +11,12 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
+use rampart_testing::scratch_dir;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rampart_authn::{Account, AccountStore, FileStore, MemoryStore, StoreError, disable_inactive};
-
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("stores-{name}"))
-}
 
 fn at(micros: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_micros(micros)
@@ -248,7 +244,7 @@ fn memory_store_keeps_the_contract() {
 
 #[test]
 fn file_store_keeps_the_contract() {
-    let dir = scratch("file");
+    let dir = scratch_dir("stores-file");
     runtime().block_on(async {
         contract(&FileStore::open(dir.join("contract.yaml")).unwrap()).await;
         let path = dir.join("shared.yaml");
@@ -270,7 +266,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_store_keeps_the_contract() {
-        let dir = scratch("sqlite");
+        let dir = scratch_dir("stores-sqlite");
         runtime().block_on(async {
             let path = dir.join("contract.db");
             let store = SqlStore::sqlite(&path).await.unwrap();
@@ -286,7 +282,7 @@ mod sqlite {
 
     #[test]
     fn sqlite_modify_loses_nothing_across_pools() {
-        let dir = scratch("sqlite-concurrent");
+        let dir = scratch_dir("stores-sqlite-concurrent");
         runtime().block_on(async {
             let path = dir.join("shared.db");
             let a: Arc<dyn AccountStore> = Arc::new(SqlStore::sqlite(&path).await.unwrap());
@@ -297,7 +293,7 @@ mod sqlite {
 
     #[test]
     fn a_corrupt_row_is_an_error_not_a_panic() {
-        let dir = scratch("sqlite-corrupt");
+        let dir = scratch_dir("stores-sqlite-corrupt");
         let path = dir.join("corrupt.db");
         runtime().block_on(async {
             let store = SqlStore::sqlite(&path).await.unwrap();
@@ -348,7 +344,7 @@ mod sqlite {
 
     #[test]
     fn a_writer_killed_mid_stream_loses_nothing_it_acknowledged() {
-        let dir = scratch("sqlite-crash");
+        let dir = scratch_dir("stores-sqlite-crash");
         let path = dir.join("crash.db");
         let mut acknowledged = Vec::new();
         for delay_ms in [150u64, 260, 410] {
@@ -443,7 +439,7 @@ mod postgres {
 
     impl Server {
         fn start(name: &str) -> Server {
-            let dir = scratch(name);
+            let dir = scratch_dir(&format!("stores-{name}"));
             let server = Server {
                 bin: postgres_bin(),
                 data: dir.join("data"),

@@ -15,8 +15,9 @@ use std::time::Duration;
 use rampart_authn::X509Authenticator;
 use rampart_core::{
     Authenticator, AuthnError, ClientCertificateChain, Clock, ManualClock, RequestContext,
-    SystemClock, openssl_ca, openssl_request, openssl_sign,
+    SystemClock,
 };
+use rampart_testing::{openssl_ca, openssl_request, openssl_sign};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -48,7 +49,7 @@ fn authenticate(
 
 #[test]
 fn openssl_client_certificates_map_and_bad_ones_are_refused() {
-    let dir = rampart_core::scratch_dir("authn-x509");
+    let dir = rampart_testing::scratch_dir("authn-x509");
     openssl_ca(&dir, "root");
     openssl_ca(&dir, "stranger");
     // An intermediate under the root, for a two-level chain.

@@ -104,7 +104,7 @@ fn a_certificate_that_cannot_be_recorded_is_never_returned() {
 #[test]
 fn removing_credentials_is_recorded() {
     let sink = Arc::new(MemorySink::new());
-    let dir = rampart_core::scratch_dir("certs-audit-remove");
+    let dir = rampart_testing::scratch_dir("certs-audit-remove");
     let key = dir.join("alice.key");
     std::fs::write(&key, "not really a key").unwrap();
     let audit = CertAudit::new(

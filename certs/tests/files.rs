@@ -9,7 +9,7 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use std::path::PathBuf;
+use rampart_testing::scratch_dir;
 use std::time::Duration;
 
 use rampart_certs::{
@@ -17,13 +17,9 @@ use rampart_certs::{
     write_certificates,
 };
 
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("files-{name}"))
-}
-
 #[test]
 fn removal_overwrites_unlinks_and_never_follows_symlinks() {
-    let dir = scratch("remove");
+    let dir = scratch_dir("files-remove");
     let ca = CertificateAuthority::create_root(
         &Subject::new("files root"),
         Duration::from_secs(3600),
@@ -75,7 +71,7 @@ fn removal_overwrites_unlinks_and_never_follows_symlinks() {
 /// file overwritten (the old code checked with `symlink_metadata`, then opened by path).
 #[test]
 fn a_symlink_swapped_in_during_removal_is_never_followed() {
-    let dir = rampart_core::scratch_dir("certs-remove-race");
+    let dir = rampart_testing::scratch_dir("certs-remove-race");
     let precious = dir.join("precious.txt");
     std::fs::write(&precious, "keep me").unwrap();
     let target = dir.join("key.pem");

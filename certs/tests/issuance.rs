@@ -10,6 +10,7 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
+use rampart_testing::scratch_dir;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -26,10 +27,6 @@ use rampart_core::{Clock, ManualClock};
 use rustls::pki_types::{CertificateDer, ServerName};
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("certs-{name}"))
-}
 
 fn clock() -> Arc<dyn Clock> {
     rampart_core::SystemClock::shared()
@@ -94,7 +91,7 @@ fn openssl_verify(
 
 #[test]
 fn every_key_type_issues_chains_openssl_verifies_for_the_right_purpose_only() {
-    let dir = scratch("openssl");
+    let dir = scratch_dir("certs-openssl");
     for algorithm in [
         KeyAlgorithm::EcdsaP256,
         KeyAlgorithm::EcdsaP384,
@@ -131,7 +128,7 @@ fn every_key_type_issues_chains_openssl_verifies_for_the_right_purpose_only() {
 
 #[test]
 fn an_intermediate_with_name_constraints_is_enforced_by_openssl() {
-    let dir = scratch("intermediate");
+    let dir = scratch_dir("certs-intermediate");
     let ca = root(KeyAlgorithm::EcdsaP256);
     let permitted = PermittedNames {
         dns: vec!["example.test".into()],
@@ -209,7 +206,7 @@ fn server_verifier(
 
 #[test]
 fn a_saved_ca_loads_and_a_mismatched_key_or_leaf_is_not_a_ca() {
-    let dir = scratch("load");
+    let dir = scratch_dir("certs-load");
     let ca = root(KeyAlgorithm::EcdsaP256);
     ca.save(&dir.join("ca")).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -249,10 +246,10 @@ fn a_saved_ca_loads_and_a_mismatched_key_or_leaf_is_not_a_ca() {
 
 #[test]
 fn an_openssl_ca_key_and_certificate_load_and_sign() {
-    let dir = scratch("openssl-ca");
-    let run = |args: &[&str]| rampart_core::openssl(&dir, args);
+    let dir = scratch_dir("certs-openssl-ca");
+    let run = |args: &[&str]| rampart_testing::openssl(&dir, args);
     // An existing RSA CA, made by openssl: imported, then used to sign.
-    rampart_core::openssl_rsa_key(&dir, "ca");
+    rampart_testing::openssl_rsa_key(&dir, "ca");
     run(&[
         "req",
         "-x509",
@@ -314,7 +311,7 @@ fn openssl_csr(
 
 #[test]
 fn csrs_from_openssl_verify_and_tampered_ones_do_not() {
-    let dir = scratch("csr");
+    let dir = scratch_dir("certs-csr");
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
     let pem = openssl_csr(
         &dir,
@@ -677,7 +674,7 @@ fn mutual_tls_accepts_issued_certificates_and_refuses_expired_foreign_and_misuse
 
     // Expired: issued by the same CA key, dated two hours ago by a manual clock.
     let past = ManualClock::new(clock().now() - 3 * HOUR);
-    let dir = scratch("mtls");
+    let dir = scratch_dir("certs-mtls");
     ca.save(&dir).unwrap();
     let old_ca = CertificateAuthority::load(&dir, Arc::new(past)).unwrap();
     let expired = slot(&old_ca, &client_request("alice", &[]));
@@ -705,12 +702,12 @@ fn mutual_tls_accepts_issued_certificates_and_refuses_expired_foreign_and_misuse
 #[test]
 fn a_client_certificate_without_any_extended_key_usage_is_refused() {
     // webpki alone would accept this certificate; RequireClientAuthUsage does not.
-    let dir = scratch("no-eku");
+    let dir = scratch_dir("certs-no-eku");
     let ca = root(KeyAlgorithm::EcdsaP256);
     // rampart's CA saved as ca.crt/ca.key signs an openssl request without any EKU.
     ca.save(&dir).unwrap();
-    rampart_core::openssl_request(&dir, "c", &["-subj", "/CN=mallory"]);
-    rampart_core::openssl_sign(
+    rampart_testing::openssl_request(&dir, "c", &["-subj", "/CN=mallory"]);
+    rampart_testing::openssl_sign(
         &dir,
         "c",
         "ca",
@@ -748,7 +745,7 @@ fn a_client_certificate_without_any_extended_key_usage_is_refused() {
 /// and clean when allowed.
 #[test]
 fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
-    let dir = scratch("csr-uid");
+    let dir = scratch_dir("certs-csr-uid");
     // `-subj` skips attributes openssl has no name for; a config names the uid's OID.
     let config = dir.join("uid.cnf");
     std::fs::write(
@@ -756,7 +753,7 @@ fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
         "oid_section = oids\n[oids]\nk8suid = 1.3.6.1.4.1.57683.2\n[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = alice\nO = dev\nk8suid = uid-of-admin\n",
     )
     .unwrap();
-    rampart_core::openssl(
+    rampart_testing::openssl(
         &dir,
         &[
             "req",

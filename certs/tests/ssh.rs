@@ -10,6 +10,7 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
+use rampart_testing::scratch_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -19,10 +20,6 @@ use rampart_certs::{CertError, SshCa, SshCertKind, SshCertRequest, SshPolicy, ce
 use rampart_core::{Clock, ManualClock};
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("ssh-{name}"))
-}
 
 fn keygen(dir: &Path, name: &str, kind: &[&str]) -> PathBuf {
     let path = dir.join(name);
@@ -97,7 +94,7 @@ fn user_certificates_read_and_verify_with_openssh() {
         &["-t", "ecdsa", "-b", "256"][..],
         &["-t", "ecdsa", "-b", "384"][..],
     ] {
-        let dir = scratch(&format!("user-{}", kind.len()));
+        let dir = scratch_dir(&format!("ssh-user-{}", kind.len()));
         let ca_key = keygen(&dir, "ca", kind);
         let ca = SshCa::read_file(&ca_key, rampart_core::SystemClock::shared()).unwrap();
         let request = user_request(&dir, &["alice", "deploy"]);
@@ -145,7 +142,7 @@ fn user_certificates_read_and_verify_with_openssh() {
 
 #[test]
 fn an_expired_certificate_is_refused_by_openssh() {
-    let dir = scratch("expired");
+    let dir = scratch_dir("ssh-expired");
     let ca_key = keygen(&dir, "ca", &["-t", "ed25519"]);
     let past = ManualClock::new(rampart_core::SystemClock::shared().now() - 3 * HOUR);
     let ca = SshCa::read_file(&ca_key, Arc::new(past)).unwrap();
@@ -158,7 +155,7 @@ fn an_expired_certificate_is_refused_by_openssh() {
 
 #[test]
 fn host_certificates_are_read_as_host_certificates() {
-    let dir = scratch("host");
+    let dir = scratch_dir("ssh-host");
     let ca = SshCa::read_file(
         &keygen(&dir, "ca", &["-t", "ed25519"]),
         rampart_core::SystemClock::shared(),
@@ -190,7 +187,7 @@ fn host_certificates_are_read_as_host_certificates() {
 
 #[test]
 fn the_ssh_policy_refuses_what_openssh_would_read_too_generously() {
-    let dir = scratch("policy");
+    let dir = scratch_dir("ssh-policy");
     let ca = SshCa::read_file(
         &keygen(&dir, "ca", &["-t", "ed25519"]),
         rampart_core::SystemClock::shared(),
@@ -255,7 +252,7 @@ fn the_ssh_policy_refuses_what_openssh_would_read_too_generously() {
 /// X.509 side certifies: both are refused.
 #[test]
 fn wildcard_principals_and_weak_keys_are_refused() {
-    let dir = scratch("weak");
+    let dir = scratch_dir("ssh-weak");
     let ca = SshCa::read_file(
         &keygen(&dir, "ca", &["-t", "ed25519"]),
         rampart_core::SystemClock::shared(),
@@ -301,7 +298,7 @@ fn wildcard_principals_and_weak_keys_are_refused() {
 #[test]
 fn rsa_keys_with_a_degenerate_exponent_are_refused() {
     use base64::Engine as _;
-    let dir = scratch("exponent");
+    let dir = scratch_dir("ssh-exponent");
     let ca = SshCa::read_file(
         &keygen(&dir, "ca", &["-t", "ed25519"]),
         rampart_core::SystemClock::shared(),

@@ -11,8 +11,6 @@ mod error;
 pub mod fs;
 mod review;
 mod secret;
-#[cfg(feature = "test-util")]
-mod testing;
 mod text;
 mod ticket;
 mod time;
@@ -46,10 +44,6 @@ pub use error::{
 };
 pub use review::{SubjectAccessReviewSpec, SubjectAccessReviewStatus, TokenReviewStatus};
 pub use secret::SecretString;
-#[cfg(feature = "test-util")]
-pub use testing::{
-    openssl, openssl_ca, openssl_request, openssl_rsa_key, openssl_sign, scratch_dir,
-};
 pub use text::{escape_for_display, is_deceptive_char};
 pub use ticket::{AuditCompleter, AuditFuture, AuditResult, AuditTicket};
 pub use time::Timestamp;

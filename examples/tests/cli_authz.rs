@@ -266,7 +266,7 @@ fn a_policy_that_does_not_load_is_an_error_not_an_answer() {
 
 /// A fresh directory holding one manifest `file` with `yaml`.
 fn policy_dir(name: &str, file: &str, yaml: &str) -> std::path::PathBuf {
-    let dir = rampart_core::scratch_dir(&format!("cli-{name}"));
+    let dir = rampart_testing::scratch_dir(&format!("cli-{name}"));
     std::fs::write(dir.join(file), yaml).unwrap();
     dir
 }

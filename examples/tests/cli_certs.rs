@@ -10,6 +10,7 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
+use rampart_testing::scratch_dir;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -20,10 +21,6 @@ use std::sync::Arc;
 use serde_json::Value;
 
 mod common;
-
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("cli-certs-{name}"))
-}
 
 fn certs(args: &[&str]) -> Output {
     common::run([&["certs"][..], args].concat(), b"")
@@ -74,7 +71,7 @@ fn init_ca(dir: &Path) -> PathBuf {
 
 #[test]
 fn init_ca_and_issue_write_verifiable_files_with_private_keys() {
-    let dir = scratch("issue");
+    let dir = scratch_dir("cli-certs-issue");
     let ca = init_ca(&dir);
     assert_eq!(mode(&ca.join("ca.key")), 0o600);
     assert_eq!(mode(&ca.join("ca.crt")), 0o644);
@@ -167,7 +164,7 @@ fn init_ca_and_issue_write_verifiable_files_with_private_keys() {
 
 #[test]
 fn policy_refusals_exit_1_with_the_reason() {
-    let dir = scratch("refusals");
+    let dir = scratch_dir("cli-certs-refusals");
     let ca = init_ca(&dir);
     let issue = |extra: &[&str]| {
         let out_prefix = dir.join("refused");
@@ -250,9 +247,9 @@ fn policy_refusals_exit_1_with_the_reason() {
 
 #[test]
 fn sign_csr_accepts_openssl_requests_and_refuses_tampered_ones() {
-    let dir = scratch("csr");
+    let dir = scratch_dir("cli-certs-csr");
     let ca = init_ca(&dir);
-    rampart_core::openssl_request(
+    rampart_testing::openssl_request(
         &dir,
         "bob",
         &[
@@ -331,7 +328,7 @@ fn sign_csr_accepts_openssl_requests_and_refuses_tampered_ones() {
 
 #[test]
 fn ssh_sign_writes_a_certificate_ssh_keygen_reads() {
-    let dir = scratch("ssh");
+    let dir = scratch_dir("cli-certs-ssh");
     for name in ["ca", "id_ed25519"] {
         let out = Command::new("ssh-keygen")
             .args([
@@ -443,7 +440,7 @@ fn https_once(
 
 #[test]
 fn curl_with_a_cli_issued_client_certificate_reaches_a_rustls_mtls_server() {
-    let dir = scratch("curl");
+    let dir = scratch_dir("cli-certs-curl");
     let ca = init_ca(&dir);
     for args in [
         &[
@@ -505,7 +502,7 @@ fn curl_with_a_cli_issued_client_certificate_reaches_a_rustls_mtls_server() {
 
 #[test]
 fn issuing_with_an_audit_dir_records_each_certificate() {
-    let dir = scratch("audit");
+    let dir = scratch_dir("cli-certs-audit");
     let trail = dir.join("trail");
     let ca = dir.join("ca");
     let audit = ["--audit-dir", path(&trail)];

@@ -41,9 +41,9 @@ impl Drop for Provider {
 }
 
 fn provider(dir: &Path) -> Provider {
-    rampart_core::openssl_ca(dir, "ca");
-    rampart_core::openssl_request(dir, "server", &["-subj", "/CN=127.0.0.1"]);
-    let cert = rampart_core::openssl_sign(
+    rampart_testing::openssl_ca(dir, "ca");
+    rampart_testing::openssl_request(dir, "server", &["-subj", "/CN=127.0.0.1"]);
+    let cert = rampart_testing::openssl_sign(
         dir,
         "server",
         "ca",
@@ -150,7 +150,7 @@ fn oidc_verify(provider: &Provider, client_id: &str, token: &str, extra: &[&str]
 
 #[test]
 fn login_and_verify_against_a_running_openid_provider() {
-    let dir = rampart_core::scratch_dir("cli-login-oidc-provider");
+    let dir = rampart_testing::scratch_dir("cli-login-oidc-provider");
     let provider = provider(&dir);
     for alg in ["RS256", "ES256", "EdDSA"] {
         let client_id = format!("rampart-{}", alg.to_lowercase());
@@ -238,7 +238,7 @@ fn header(token: &str) -> Value {
 
 #[test]
 fn a_key_rotation_keeps_earlier_tokens_valid_through_the_overlap() {
-    let dir = rampart_core::scratch_dir("cli-login-rotation");
+    let dir = rampart_testing::scratch_dir("cli-login-rotation");
     let mut provider = provider(&dir);
     let (before, _) = login(&provider, "rampart-rs256", &dir.join("before.cache"));
     let before = before["status"]["token"].as_str().unwrap().to_owned();

@@ -9,7 +9,8 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use std::path::{Path, PathBuf};
+use rampart_testing::scratch_dir;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -127,13 +128,9 @@ fn every_fixture_case_gets_its_labelled_verdict() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("cli-oidc-{name}"))
-}
-
 #[test]
 fn tokens_issued_by_the_cli_verify_through_the_cli_across_a_rotation() {
-    let dir = scratch("issue");
+    let dir = scratch_dir("cli-oidc-issue");
     let issuer = "https://rampart.example.test";
     for (name, kind) in [("old.pem", "p256"), ("new.pem", "ed25519")] {
         let out = common::run(
@@ -239,7 +236,7 @@ fn tokens_issued_by_the_cli_verify_through_the_cli_across_a_rotation() {
 
 #[test]
 fn exec_credential_output_has_the_shape_client_go_reads() {
-    let dir = scratch("exec");
+    let dir = scratch_dir("cli-oidc-exec");
     let key = dir.join("k.pem");
     assert_eq!(
         common::run(["token", "keygen", "--out", path(&key)], b"")

@@ -143,7 +143,7 @@ fn later_instants_are_refused_and_bad_metadata_is_a_usage_error() {
 /// pysaml2 as a live IdP: our metadata, our signed redirect, its response, our verdict.
 #[test]
 fn a_live_round_trip_with_pysaml2() {
-    let dir = rampart_core::scratch_dir("cli-saml-round-trip");
+    let dir = rampart_testing::scratch_dir("cli-saml-round-trip");
     let metadata = saml(
         "sp-metadata",
         &["--sp-cert", &fixture("sp.crt"), "--sign-requests"],

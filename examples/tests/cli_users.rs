@@ -9,7 +9,8 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use std::path::{Path, PathBuf};
+use rampart_testing::scratch_dir;
+use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
@@ -27,10 +28,6 @@ mod common;
 /// OWASP's smallest equivalent setting, to keep the tests quick.
 const FAST: [&str; 6] = ["--m-kib", "7168", "--t", "5", "--p", "1"];
 const ALICE_PASSWORD: &str = "purple tuesday lighthouse marmalade";
-
-fn scratch(name: &str) -> PathBuf {
-    rampart_core::scratch_dir(&format!("cli-users-{name}"))
-}
 
 fn users(file: &Path, args: &[&str], stdin: &str) -> Output {
     let mut all = vec!["users".to_owned(), args[0].to_owned(), "-f".to_owned()];
@@ -76,7 +73,7 @@ fn add_alice(file: &Path, extra: &[&str]) -> Output {
 
 #[test]
 fn an_added_account_logs_in_and_its_hash_never_leaves_the_file() {
-    let dir = scratch("add");
+    let dir = scratch_dir("cli-users-add");
     let file = dir.join("users.yaml");
     let added = add_alice(&file, &["--uid", "u-1"]);
     assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
@@ -133,7 +130,7 @@ fn an_added_account_logs_in_and_its_hash_never_leaves_the_file() {
 
 #[test]
 fn refusals_exit_1_and_change_nothing() {
-    let dir = scratch("refusals");
+    let dir = scratch_dir("cli-users-refusals");
     let file = dir.join("users.yaml");
     assert_eq!(add_alice(&file, &[]).status.code(), Some(0));
     let before = std::fs::read_to_string(&file).unwrap();
@@ -220,7 +217,7 @@ fn refusals_exit_1_and_change_nothing() {
 
 #[test]
 fn disable_enable_and_set_password_take_effect_on_login() {
-    let dir = scratch("lifecycle");
+    let dir = scratch_dir("cli-users-lifecycle");
     let file = dir.join("users.yaml");
     assert_eq!(add_alice(&file, &[]).status.code(), Some(0));
 
@@ -265,7 +262,7 @@ fn disable_enable_and_set_password_take_effect_on_login() {
 
 #[test]
 fn every_change_is_recorded_in_a_verifiable_audit_trail() {
-    let dir = scratch("audit");
+    let dir = scratch_dir("cli-users-audit");
     let file = dir.join("users.yaml");
     let trail = dir.join("trail");
     let audit = ["--audit-dir", trail.to_str().unwrap()];

@@ -1,4 +1,6 @@
-//! Helpers for tests (feature `test-util`).
+//! Test support for the rampart workspace, never a dependency of a library: scratch
+//! directories and the `openssl` peer that many tests check against.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
@@ -124,4 +126,26 @@ pub fn openssl_sign(dir: &std::path::Path, name: &str, issuer: &str, extensions:
         ],
     );
     dir.join(cert)
+}
+
+/// A [`scratch_dir`] removed again when dropped.
+#[derive(Debug)]
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    /// A fresh, empty directory (see [`scratch_dir`]).
+    pub fn new(name: &str) -> Self {
+        ScratchDir(scratch_dir(name))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
