@@ -998,12 +998,18 @@ impl FileSink {
         Ok(json)
     }
 
-    /// Queues a line for the writer thread, as the overload policy says.
+    /// Queues a line for the writer thread, as the overload policy says: under
+    /// [`OverloadPolicy::Block`] the caller's own way of waiting (`waiting`: for space, or,
+    /// for an async caller that must not, past capacity); otherwise a full queue refuses.
     fn queue(
         &self,
         pending: Pending<Ack>,
-        admission: Admission,
+        waiting: Admission,
     ) -> std::result::Result<(), AuditError> {
+        let admission = match self.shared.overload {
+            OverloadPolicy::Block => waiting,
+            OverloadPolicy::FailClosed | OverloadPolicy::Drop => Admission::Refuse,
+        };
         self.committer
             .send(pending, admission)
             .map_err(|(refusal, pending)| {
@@ -1041,15 +1047,11 @@ impl FileSink {
             return Submitted(SubmittedInner::Done(result));
         }
         let (reply, receiver) = mpsc::sync_channel(1);
-        let admission = match self.shared.overload {
-            OverloadPolicy::Block => Admission::WaitForSpace,
-            OverloadPolicy::FailClosed | OverloadPolicy::Drop => Admission::Refuse,
-        };
         let pending = Pending {
             line,
             reply: Reply::Channel(reply),
         };
-        match self.queue(pending, admission) {
+        match self.queue(pending, Admission::WaitForSpace) {
             Ok(()) => Submitted(SubmittedInner::Waiting(receiver)),
             Err(error) => Submitted(SubmittedInner::Done(Err(error))),
         }
@@ -1135,15 +1137,11 @@ impl AuditSink for FileSink {
             Err(error) => return AuditTicket::ready(Err(error)),
         };
         let (ticket, completer) = AuditTicket::pending();
-        let admission = match self.shared.overload {
-            OverloadPolicy::Block => Admission::Overflow,
-            OverloadPolicy::FailClosed | OverloadPolicy::Drop => Admission::Refuse,
-        };
         let pending = Pending {
             line,
             reply: Reply::Ticket(completer),
         };
-        match self.queue(pending, admission) {
+        match self.queue(pending, Admission::Overflow) {
             Ok(()) => ticket,
             Err(error) => AuditTicket::ready(Err(error)),
         }

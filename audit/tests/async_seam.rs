@@ -91,6 +91,22 @@ fn logins_in(dir: &Path) -> usize {
         .sum()
 }
 
+/// Hands `count` login events to `sink` without waiting; their tickets.
+fn submit_logins(sink: &FileSink, count: u64) -> Vec<AuditTicket> {
+    (0..count)
+        .map(|n| {
+            sink.submit(
+                AuditEvent::new(
+                    Action::AuthnAttempt,
+                    Outcome::Success,
+                    std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(n),
+                )
+                .with_actor(UserInfo::new(format!("user-{n}"))),
+            )
+        })
+        .collect()
+}
+
 /// Runs `logins` concurrent audited logins on a 2-worker runtime beside a timer task that
 /// wakes every 2 ms; returns how late the timer ever woke and how many logins succeeded.
 fn logins_beside_a_timer(sink: Arc<dyn AuditSink>, logins: usize) -> (Duration, usize) {
@@ -192,18 +208,7 @@ fn a_full_queue_refuses_and_every_acknowledged_event_is_in_the_trail() {
         OverloadPolicy::FailClosed,
         4,
     );
-    let tickets: Vec<AuditTicket> = (0..200)
-        .map(|n| {
-            sink.submit(
-                AuditEvent::new(
-                    Action::AuthnAttempt,
-                    Outcome::Success,
-                    std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(n),
-                )
-                .with_actor(UserInfo::new(format!("user-{n}"))),
-            )
-        })
-        .collect();
+    let tickets = submit_logins(&sink, 200);
     let results: Vec<_> = tickets.into_iter().map(AuditTicket::wait).collect();
     let recorded = results.iter().filter(|r| r.is_ok()).count();
     let overloaded = results
@@ -227,18 +232,7 @@ fn closing_the_sink_commits_every_event_already_handed_over() {
         OverloadPolicy::Block,
         4096,
     );
-    let tickets: Vec<AuditTicket> = (0..50)
-        .map(|n| {
-            sink.submit(
-                AuditEvent::new(
-                    Action::AuthnAttempt,
-                    Outcome::Success,
-                    std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(n),
-                )
-                .with_actor(UserInfo::new(format!("user-{n}"))),
-            )
-        })
-        .collect();
+    let tickets = submit_logins(&sink, 50);
     sink.close().unwrap();
     for ticket in tickets {
         ticket.wait().unwrap();
