@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rampart_certs::{
-    AltNames, CertificateAuthority, KeyAlgorithm, LeafRequest, PrivateKey, Subject, Usage, verify_csr,
+    AltNames, CertificateAuthority, KeyAlgorithm, LeafRequest, PrivateKey, CertificateSubject, Usage, verify_csr,
 };
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
 
 fn issuance(c: &mut Criterion) {
-    let ca = CertificateAuthority::create_root(&Subject::new("bench root"), Duration::from_secs(86_400), KeyAlgorithm::EcdsaP256, rampart_core::SystemClock::shared()).unwrap();
+    let ca = CertificateAuthority::create_root(&CertificateSubject::new("bench root"), Duration::from_secs(86_400), KeyAlgorithm::EcdsaP256, rampart_core::SystemClock::shared()).unwrap();
     let request = LeafRequest {
-        subject: Subject::new("alice").with_organizations(["dev", "ops"]),
+        subject: CertificateSubject::new("alice").with_organizations(["dev", "ops"]),
         alt_names: AltNames { dns: vec!["alice.example.test".into()], ..AltNames::default() },
         usage: Usage::Client,
         ttl: Duration::from_secs(3600),

@@ -40,9 +40,9 @@ use crate::audit::CertAudit;
 use crate::error::CertError;
 use crate::files::{write_private, write_public};
 use crate::key::{KeyAlgorithm, PrivateKey};
-use crate::name::Subject;
 use crate::pem::{certificates_from_pem, certificates_to_pem};
 use crate::policy::{Candidate, SigningPolicy};
+use rampart_core::CertificateSubject;
 
 /// id-kp-serverAuth.
 pub(crate) const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
@@ -73,7 +73,7 @@ impl Usage {
     }
 }
 
-/// Subject alternative names.
+/// CertificateSubject alternative names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AltNames {
     /// DNS names.
@@ -119,7 +119,7 @@ impl AltNames {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeafRequest {
     /// CN and O.
-    pub subject: Subject,
+    pub subject: CertificateSubject,
     /// Alternative names.
     pub alt_names: AltNames,
     /// Server, client or both.
@@ -290,7 +290,7 @@ impl CertificateAuthority {
     /// # Errors
     /// Key generation or encoding failed, or the name is invalid.
     pub fn create_root(
-        subject: &Subject,
+        subject: &CertificateSubject,
         ttl: Duration,
         algorithm: KeyAlgorithm,
         clock: Arc<dyn Clock>,
@@ -332,7 +332,7 @@ impl CertificateAuthority {
     /// As for [`CertificateAuthority::create_root`], or this CA is expired.
     pub fn create_intermediate(
         &self,
-        subject: &Subject,
+        subject: &CertificateSubject,
         ttl: Duration,
         algorithm: KeyAlgorithm,
         permitted: Option<&PermittedNames>,
@@ -813,14 +813,14 @@ mod tests {
     fn issued_certificates_are_canonical_der() {
         for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519] {
             let ca = CertificateAuthority::create_root(
-                &Subject::new("der root"),
+                &CertificateSubject::new("der root"),
                 Duration::from_secs(3600),
                 algorithm,
                 rampart_core::SystemClock::shared(),
             )
             .unwrap();
             let request = LeafRequest {
-                subject: Subject::new("alice").with_organizations(["dev"]),
+                subject: CertificateSubject::new("alice").with_organizations(["dev"]),
                 alt_names: AltNames {
                     dns: vec!["alice.example.test".into()],
                     ..AltNames::default()

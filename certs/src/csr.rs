@@ -24,7 +24,7 @@ use crate::key::{
     ECDSA_WITH_SHA256, ECDSA_WITH_SHA384, ID_EC_PUBLIC_KEY, ID_ED25519, KeyAlgorithm,
     RSA_ENCRYPTION, SECP256R1, SECP384R1, SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA,
 };
-use crate::name::Subject;
+use rampart_core::CertificateSubject;
 
 /// The largest CSR accepted, in bytes (PEM or DER): real ones are well under 4 KiB.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;
@@ -38,7 +38,7 @@ const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCsr {
     /// CN, O and uid as requested.
-    pub subject: Subject,
+    pub subject: CertificateSubject,
     /// The subjectAltName of the extension request, if any.
     pub alt_names: AltNames,
     /// The key to certify.
@@ -84,7 +84,7 @@ pub fn verify_csr(input: &[u8]) -> Result<VerifiedCsr, CertError> {
             CertError::BadSignature("the CSR is not signed by the key it carries".into())
         })?;
     Ok(VerifiedCsr {
-        subject: Subject::from_name(&request.info.subject)?,
+        subject: CertificateSubject::from_name(&request.info.subject)?,
         alt_names: requested_alt_names(&request)?,
         public_key,
         key_algorithm,

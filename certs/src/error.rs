@@ -50,3 +50,9 @@ impl CertError {
         CertError::Der(error.to_string())
     }
 }
+
+impl From<rampart_core::SubjectError> for CertError {
+    fn from(error: rampart_core::SubjectError) -> Self {
+        CertError::Invalid(error.to_string())
+    }
+}

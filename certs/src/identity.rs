@@ -10,7 +10,6 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 use crate::ca::{CLIENT_AUTH, SERVER_AUTH};
 use crate::csr::VerifiedCsr;
 use crate::error::CertError;
-use crate::name::Subject;
 
 /// The Kubernetes user a client certificate names (CN = username, O = groups, the uid
 /// attribute), through `UserInfo::from_certificate_subject`. Call it only on a chain the
@@ -77,7 +76,7 @@ fn timestamp(time: SystemTime) -> String {
 pub fn summarize_certificate(der: &[u8]) -> Result<Summary, CertError> {
     let cert = Certificate::from_der(der).map_err(CertError::der)?;
     let tbs = cert.tbs_certificate();
-    let subject = Subject::from_name(tbs.subject())?;
+    let subject = CertificateSubject::from_name(tbs.subject())?;
     let eku: Vec<String> = tbs
         .get_extension::<ExtendedKeyUsage>()
         .map_err(CertError::der)?

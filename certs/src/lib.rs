@@ -8,7 +8,6 @@ mod error;
 mod files;
 mod identity;
 mod key;
-mod name;
 mod pem;
 mod policy;
 mod renew;
@@ -24,12 +23,13 @@ pub use error::CertError;
 pub use files::{remove_credentials, remove_securely, write_certificates};
 pub use identity::{Summary, summarize_certificate, summarize_csr, user_from_certificate};
 pub use key::{KeyAlgorithm, PrivateKey};
-pub use name::Subject;
 pub use pem::{certificates_from_pem, certificates_to_pem};
 pub use policy::{
     Candidate, KubernetesSigner, MAX_UID_BYTES, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy,
     format_duration, parse_duration,
 };
+/// Subjects are core's: one type for writing them (here) and reading them (authn's X.509).
+pub use rampart_core::CertificateSubject;
 pub use renew::{LocalCa, Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer};
 pub use ssh::{KNOWN_EXTENSIONS, SshCa, SshCertKind, SshCertRequest, SshPolicy, certificate_path};
 pub use tls::{

@@ -17,7 +17,7 @@ use rampart_core::UserInfo;
 use crate::ca::{AltNames, LeafRequest, Usage};
 use crate::error::CertError;
 use crate::key::KeyAlgorithm;
-use crate::name::Subject;
+use rampart_core::CertificateSubject;
 
 /// The prefix of node identities.
 pub const NODE_USER_PREFIX: &str = "system:node:";
@@ -55,7 +55,7 @@ impl std::str::FromStr for KubernetesSigner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     /// CN, O, uid.
-    pub subject: Subject,
+    pub subject: CertificateSubject,
     /// Alternative names.
     pub alt_names: AltNames,
     /// The key's kind and size.
@@ -294,7 +294,7 @@ impl SigningPolicy {
         Ok(())
     }
 
-    fn check_not_system(&self, subject: &Subject) -> Result<(), CertError> {
+    fn check_not_system(&self, subject: &CertificateSubject) -> Result<(), CertError> {
         if self.allow_system_identities {
             return Ok(());
         }

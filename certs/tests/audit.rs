@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_certs::{
-    AltNames, Candidate, CertAudit, CertError, CertificateAuthority, KeyAlgorithm, LeafRequest,
-    SigningPolicy, Subject, Usage, remove_credentials,
+    AltNames, Candidate, CertAudit, CertError, CertificateAuthority, CertificateSubject,
+    KeyAlgorithm, LeafRequest, SigningPolicy, Usage, remove_credentials,
 };
 use rampart_core::{Action, ManualClock, MemorySink, Outcome, UserInfo};
 
 fn audited_ca(sink: &Arc<MemorySink>) -> CertificateAuthority {
     let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
     CertificateAuthority::create_root(
-        &Subject::new("audited root"),
+        &CertificateSubject::new("audited root"),
         Duration::from_secs(86_400),
         KeyAlgorithm::EcdsaP256,
         clock.clone(),
@@ -36,7 +36,7 @@ fn audited_ca(sink: &Arc<MemorySink>) -> CertificateAuthority {
 
 fn candidate(cn: &str, ttl: Duration) -> Candidate {
     Candidate {
-        subject: Subject::new(cn),
+        subject: CertificateSubject::new(cn),
         alt_names: AltNames::default(),
         key_algorithm: KeyAlgorithm::EcdsaP256,
         usage: Usage::Client,
@@ -90,7 +90,7 @@ fn a_certificate_that_cannot_be_recorded_is_never_returned() {
     let ca = audited_ca(&sink);
     sink.set_failing(true);
     let request = LeafRequest {
-        subject: Subject::new("alice"),
+        subject: CertificateSubject::new("alice"),
         alt_names: AltNames::default(),
         usage: Usage::Client,
         ttl: Duration::from_secs(600),

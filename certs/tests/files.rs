@@ -13,22 +13,22 @@ use rampart_testing::scratch_dir;
 use std::time::Duration;
 
 use rampart_certs::{
-    AltNames, CertificateAuthority, KeyAlgorithm, LeafRequest, Subject, Usage, remove_securely,
-    write_certificates,
+    AltNames, CertificateAuthority, CertificateSubject, KeyAlgorithm, LeafRequest, Usage,
+    remove_securely, write_certificates,
 };
 
 #[test]
 fn removal_overwrites_unlinks_and_never_follows_symlinks() {
     let dir = scratch_dir("files-remove");
     let ca = CertificateAuthority::create_root(
-        &Subject::new("files root"),
+        &CertificateSubject::new("files root"),
         Duration::from_secs(3600),
         KeyAlgorithm::EcdsaP256,
         rampart_core::SystemClock::shared(),
     )
     .unwrap();
     let request = LeafRequest {
-        subject: Subject::new("alice"),
+        subject: CertificateSubject::new("alice"),
         alt_names: AltNames::default(),
         usage: Usage::Client,
         ttl: Duration::from_secs(600),

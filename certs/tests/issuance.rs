@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_certs::{
-    AltNames, Candidate, CertError, CertSlot, CertificateAuthority, KeyAlgorithm, KubernetesSigner,
-    LeafRequest, PermittedNames, SigningPolicy, Subject, Usage, certificates_to_pem, certified_key,
-    mtls_client_config, mtls_server_config, verified_user, verify_csr,
+    AltNames, Candidate, CertError, CertSlot, CertificateAuthority, CertificateSubject,
+    KeyAlgorithm, KubernetesSigner, LeafRequest, PermittedNames, SigningPolicy, Usage,
+    certificates_to_pem, certified_key, mtls_client_config, mtls_server_config, verified_user,
+    verify_csr,
 };
 use rampart_core::{Clock, ManualClock};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -33,13 +34,18 @@ fn clock() -> Arc<dyn Clock> {
 }
 
 fn root(algorithm: KeyAlgorithm) -> CertificateAuthority {
-    CertificateAuthority::create_root(&Subject::new("test root"), 24 * HOUR, algorithm, clock())
-        .unwrap()
+    CertificateAuthority::create_root(
+        &CertificateSubject::new("test root"),
+        24 * HOUR,
+        algorithm,
+        clock(),
+    )
+    .unwrap()
 }
 
 fn server_request(dns: &str) -> LeafRequest {
     LeafRequest {
-        subject: Subject::new(dns),
+        subject: CertificateSubject::new(dns),
         alt_names: AltNames {
             dns: vec![dns.to_owned()],
             ips: vec![IpAddr::from([127, 0, 0, 1])],
@@ -52,7 +58,7 @@ fn server_request(dns: &str) -> LeafRequest {
 
 fn client_request(user: &str, groups: &[&str]) -> LeafRequest {
     LeafRequest {
-        subject: Subject::new(user).with_organizations(groups.iter().copied()),
+        subject: CertificateSubject::new(user).with_organizations(groups.iter().copied()),
         alt_names: AltNames::default(),
         usage: Usage::Client,
         ttl: HOUR,
@@ -136,7 +142,7 @@ fn an_intermediate_with_name_constraints_is_enforced_by_openssl() {
     };
     let intermediate = ca
         .create_intermediate(
-            &Subject::new("test intermediate"),
+            &CertificateSubject::new("test intermediate"),
             12 * HOUR,
             KeyAlgorithm::EcdsaP384,
             Some(&permitted),
@@ -397,7 +403,12 @@ fn csrs_from_openssl_verify_and_tampered_ones_do_not() {
     assert!(verify_csr(&der).is_ok());
 }
 
-fn candidate(subject: Subject, alt_names: AltNames, usage: Usage, ttl: Duration) -> Candidate {
+fn candidate(
+    subject: CertificateSubject,
+    alt_names: AltNames,
+    usage: Usage,
+    ttl: Duration,
+) -> Candidate {
     Candidate {
         subject,
         alt_names,
@@ -417,8 +428,9 @@ fn refusal(policy: &SigningPolicy, candidate: &Candidate) -> String {
 #[test]
 fn the_signing_policy_refuses_with_the_rule_it_applies() {
     let policy = SigningPolicy::default();
-    let user =
-        |cn: &str, groups: &[&str]| Subject::new(cn).with_organizations(groups.iter().copied());
+    let user = |cn: &str, groups: &[&str]| {
+        CertificateSubject::new(cn).with_organizations(groups.iter().copied())
+    };
     let dns = |names: &[&str]| AltNames {
         dns: names.iter().map(|n| (*n).to_owned()).collect(),
         ..AltNames::default()
@@ -664,7 +676,7 @@ fn slot(ca: &CertificateAuthority, request: &LeafRequest) -> Arc<CertSlot> {
 fn mutual_tls_accepts_issued_certificates_and_refuses_expired_foreign_and_misused_ones() {
     let ca = root(KeyAlgorithm::EcdsaP256);
     let mut server_request = server_request("localhost");
-    server_request.subject = Subject::new("localhost");
+    server_request.subject = CertificateSubject::new("localhost");
     let server = slot(&ca, &server_request);
     let alice = slot(&ca, &client_request("alice", &["dev", "ops"]));
     assert_eq!(
@@ -719,7 +731,7 @@ fn a_client_certificate_without_any_extended_key_usage_is_refused() {
     let no_eku = CertSlot::new(certified_key(chain.clone(), &key).unwrap());
     let server = slot(&ca, &{
         let mut request = server_request("localhost");
-        request.subject = Subject::new("localhost");
+        request.subject = CertificateSubject::new("localhost");
         request
     });
     let error = mtls_exchange(&ca, &server, &ca, &no_eku).unwrap_err();
@@ -788,7 +800,7 @@ fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
         .unwrap();
     assert_eq!(granted.subject.uid.as_deref(), Some("uid-of-admin"));
     let node = candidate(
-        Subject::new("system:node:n1")
+        CertificateSubject::new("system:node:n1")
             .with_organizations(["system:nodes"])
             .with_uid("x"),
         AltNames::default(),
@@ -800,7 +812,7 @@ fn a_uid_asked_for_in_a_csr_is_decided_by_the_policy() {
         .kubernetes_signer(KubernetesSigner::ApiserverClientKubelet);
     assert!(refusal(&kubelet, &node).contains("uid"));
     let hostile = candidate(
-        Subject::new("alice").with_uid("a\u{202e}b"),
+        CertificateSubject::new("alice").with_uid("a\u{202e}b"),
         AltNames::default(),
         Usage::Client,
         HOUR,

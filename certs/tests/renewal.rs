@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rampart_certs::{
-    AltNames, CertError, CertSlot, CertificateAuthority, KeyAlgorithm, LeafRequest, LocalCa,
-    Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer, Subject, Usage, certified_key,
-    mtls_client_config, mtls_server_config,
+    AltNames, CertError, CertSlot, CertificateAuthority, CertificateSubject, KeyAlgorithm,
+    LeafRequest, LocalCa, Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer, Usage,
+    certified_key, mtls_client_config, mtls_server_config,
 };
 use rampart_core::{Action, Clock, ManualClock, MemorySink, Outcome, SharedAuditSink};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -34,7 +34,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn request(cn: &str, usage: Usage, ttl: Duration) -> LeafRequest {
     LeafRequest {
-        subject: Subject::new(cn),
+        subject: CertificateSubject::new(cn),
         alt_names: AltNames {
             dns: vec!["localhost".into()],
             ips: vec![IpAddr::from([127, 0, 0, 1])],
@@ -53,7 +53,7 @@ fn manual_ca(
     let clock = Arc::new(ManualClock::new(rampart_core::SystemClock::shared().now()));
     let shared_clock: Arc<dyn Clock> = clock.clone();
     let ca = CertificateAuthority::create_root(
-        &Subject::new(name),
+        &CertificateSubject::new(name),
         ttl,
         KeyAlgorithm::EcdsaP256,
         Arc::clone(&shared_clock),
@@ -385,7 +385,7 @@ fn a_new_key_at_every_renewal_unless_one_is_kept() {
     let clock: Arc<dyn Clock> = rampart_core::SystemClock::shared();
     let ca = Arc::new(
         CertificateAuthority::create_root(
-            &Subject::new("keys root"),
+            &CertificateSubject::new("keys root"),
             48 * HOUR,
             KeyAlgorithm::EcdsaP256,
             Arc::clone(&clock),
@@ -500,7 +500,7 @@ fn concurrent_polls_issue_one_certificate() {
 fn renewals_rerun_the_signing_policy_and_bad_renewal_policies_are_refused() {
     let (_clock, shared_clock, ca) = manual_ca("policy root", 48 * HOUR);
     let admin = LeafRequest {
-        subject: Subject::new("mallory").with_organizations(["system:masters"]),
+        subject: CertificateSubject::new("mallory").with_organizations(["system:masters"]),
         alt_names: AltNames::default(),
         usage: Usage::Client,
         ttl: HOUR,

@@ -4,10 +4,12 @@
 //! way ([`UserInfo::from_certificate_subject`]).
 
 use x509_cert::Certificate;
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::der::asn1::Utf8StringRef;
 use x509_cert::der::asn1::{Ia5String, ObjectIdentifier};
-use x509_cert::der::{Any, Decode};
+use x509_cert::der::{Any, Decode, Encode};
 use x509_cert::ext::pkix::name::DirectoryString;
-use x509_cert::name::Name;
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 
 use crate::user::UserInfo;
 
@@ -15,8 +17,9 @@ use crate::user::UserInfo;
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 /// organizationName.
 const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
-/// Kubernetes' uid attribute ([`UserInfo::CERTIFICATE_UID_OID`]).
-const KUBERNETES_UID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57683.2");
+/// Kubernetes' uid attribute, from its one spelling ([`UserInfo::CERTIFICATE_UID_OID`]).
+const KUBERNETES_UID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap(UserInfo::CERTIFICATE_UID_OID);
 
 /// The longest attribute value read, in bytes.
 pub const MAX_SUBJECT_ATTRIBUTE_BYTES: usize = 1024;
@@ -34,6 +37,9 @@ pub enum SubjectError {
     /// More than one CN or uid: which one names the user would be a guess.
     #[error("the subject has more than one {0}")]
     Repeated(&'static str),
+    /// A subject to be written has no CN.
+    #[error("a subject needs a common name")]
+    NoCommonName,
 }
 
 /// CN, O and uid of a certificate subject.
@@ -48,6 +54,67 @@ pub struct CertificateSubject {
 }
 
 impl CertificateSubject {
+    /// A subject with only a common name.
+    pub fn new(common_name: impl Into<String>) -> Self {
+        CertificateSubject {
+            common_name: common_name.into(),
+            ..CertificateSubject::default()
+        }
+    }
+
+    /// Adds organisations (groups).
+    pub fn with_organizations<I, S>(mut self, organizations: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.organizations
+            .extend(organizations.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the Kubernetes uid attribute.
+    pub fn with_uid(mut self, uid: impl Into<String>) -> Self {
+        self.uid = Some(uid.into());
+        self
+    }
+
+    /// The X.509 name: one RDN per O, then the uid, then CN, all UTF8String. Read back
+    /// through [`CertificateSubject::from_name_der`], so what is written is what any reader
+    /// of it (this crate's or Kubernetes') sees.
+    ///
+    /// # Errors
+    /// No CN, or an attribute with control characters or over
+    /// [`MAX_SUBJECT_ATTRIBUTE_BYTES`].
+    pub fn to_name(&self) -> Result<Name, SubjectError> {
+        if self.common_name.is_empty() {
+            return Err(SubjectError::NoCommonName);
+        }
+        let attribute = |oid, value: &str| -> Result<RelativeDistinguishedName, SubjectError> {
+            if value.len() > MAX_SUBJECT_ATTRIBUTE_BYTES || value.chars().any(char::is_control) {
+                return Err(SubjectError::BadAttribute);
+            }
+            let value = Any::encode_from(
+                &Utf8StringRef::new(value).map_err(|_| SubjectError::BadAttribute)?,
+            )
+            .map_err(|_| SubjectError::BadAttribute)?;
+            RelativeDistinguishedName::try_from(vec![AttributeTypeAndValue { oid, value }])
+                .map_err(|_| SubjectError::Malformed)
+        };
+        let mut rdns = Vec::new();
+        for organization in &self.organizations {
+            rdns.push(attribute(ORGANIZATION, organization)?);
+        }
+        if let Some(uid) = &self.uid {
+            rdns.push(attribute(KUBERNETES_UID, uid)?);
+        }
+        rdns.push(attribute(COMMON_NAME, &self.common_name)?);
+        let der = RdnSequence::from(rdns)
+            .to_der()
+            .map_err(|_| SubjectError::Malformed)?;
+        Name::from_der(&der).map_err(|_| SubjectError::Malformed)
+    }
+
     /// The subject of a DER certificate (not verified here: verify the chain first).
     ///
     /// # Errors
@@ -65,7 +132,11 @@ impl CertificateSubject {
         Self::from_name(&Name::from_der(der).map_err(|_| SubjectError::Malformed)?)
     }
 
-    fn from_name(name: &Name) -> Result<Self, SubjectError> {
+    /// An X.509 `Name`.
+    ///
+    /// # Errors
+    /// A repeated CN or uid, or an unusable attribute.
+    pub fn from_name(name: &Name) -> Result<Self, SubjectError> {
         let mut subject = CertificateSubject::default();
         let mut seen_cn = false;
         for attribute in name.iter() {
@@ -136,4 +207,35 @@ fn attribute_text(value: &Any) -> Result<String, SubjectError> {
         return Err(SubjectError::BadAttribute);
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn a_written_subject_reads_back_the_same_and_bad_ones_are_refused() {
+        let subject = CertificateSubject::new("alice")
+            .with_organizations(["dev", "ops"])
+            .with_uid("u-1");
+        let name = subject.to_name().unwrap();
+        assert_eq!(CertificateSubject::from_name(&name).unwrap(), subject);
+        assert_eq!(
+            CertificateSubject::from_name_der(&name.to_der().unwrap()).unwrap(),
+            subject
+        );
+        assert_eq!(
+            CertificateSubject::new("").to_name().unwrap_err(),
+            SubjectError::NoCommonName
+        );
+        for bad in [
+            CertificateSubject::new("a\nb"),
+            CertificateSubject::new("alice").with_organizations(["x".repeat(1025)]),
+            CertificateSubject::new("alice").with_uid("\u{7}"),
+        ] {
+            assert_eq!(bad.to_name().unwrap_err(), SubjectError::BadAttribute);
+        }
+    }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use rampart_certs::{
-    AltNames, Candidate, CertAudit, CertError, CertificateAuthority, KeyAlgorithm,
-    KubernetesSigner, SigningPolicy, SshCa, SshCertKind, SshCertRequest, SshPolicy, Subject,
+    AltNames, Candidate, CertAudit, CertError, CertificateAuthority, CertificateSubject,
+    KeyAlgorithm, KubernetesSigner, SigningPolicy, SshCa, SshCertKind, SshCertRequest, SshPolicy,
     Summary, Usage, certificate_path, certificates_from_pem, format_duration, parse_duration,
     summarize_certificate, summarize_csr, verify_csr, write_certificates,
 };
@@ -276,7 +276,7 @@ fn init_ca(args: &InitCaArgs) -> Result<(), Failure> {
         ))));
     }
     let ca = CertificateAuthority::create_root(
-        &Subject::new(&args.cn),
+        &CertificateSubject::new(&args.cn),
         args.ttl,
         args.key_type,
         rampart_core::SystemClock::shared(),
@@ -330,7 +330,7 @@ fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
 
 fn issue(args: &IssueArgs) -> Result<(), Failure> {
     let ca = load_ca(&args.ca, &args.leaf.audit)?;
-    let subject = Subject::new(&args.cn).with_organizations(args.orgs.iter().cloned());
+    let subject = CertificateSubject::new(&args.cn).with_organizations(args.orgs.iter().cloned());
     let alt_names = AltNames {
         dns: args.dns.clone(),
         ips: args.ip.clone(),
@@ -359,7 +359,7 @@ impl LeafArgs {
     /// The signing policy's verdict on a leaf for `subject` with `key_algorithm`.
     fn accept(
         &self,
-        subject: Subject,
+        subject: CertificateSubject,
         alt_names: AltNames,
         key_algorithm: KeyAlgorithm,
     ) -> Result<rampart_certs::LeafRequest, Failure> {
@@ -370,7 +370,7 @@ impl LeafArgs {
     /// What is asked for: a leaf for `subject` with `key_algorithm`, as these arguments say.
     fn candidate(
         &self,
-        subject: Subject,
+        subject: CertificateSubject,
         alt_names: AltNames,
         key_algorithm: KeyAlgorithm,
     ) -> Candidate {
