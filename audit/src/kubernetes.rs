@@ -1,4 +1,4 @@
-//! Kubernetes audit events (`audit.k8s.io/v1` `Event` / `EventList`) and audit `Policy`,
+//! Kubernetes audit events (`audit.k8s.io/v1` `Event` / `EventList`) and the audit `Policy` (`AuditPolicy` here),
 //! with the policy evaluated exactly as the kube-apiserver's checker does
 //! (`staging/src/k8s.io/apiserver/pkg/audit/policy/checker.go`).
 
@@ -250,7 +250,7 @@ pub struct GroupResources {
 /// One rule of an audit policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PolicyRule {
+pub struct AuditPolicyRule {
     /// The level for matching requests.
     pub level: Level,
     /// Users the rule applies to (empty: all).
@@ -282,7 +282,7 @@ pub struct PolicyRule {
 /// An `audit.k8s.io/v1` `Policy`: the first matching rule decides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Policy {
+pub struct AuditPolicy {
     /// Always `audit.k8s.io/v1`.
     pub api_version: String,
     /// Always `Policy`.
@@ -292,7 +292,7 @@ pub struct Policy {
     pub metadata: Option<serde_json::Value>,
     /// The rules, in order.
     #[serde(default)]
-    pub rules: Vec<PolicyRule>,
+    pub rules: Vec<AuditPolicyRule>,
     /// Stages never recorded.
     #[serde(default)]
     pub omit_stages: Vec<Stage>,
@@ -326,7 +326,7 @@ fn path_matches(path: &str, spec: &str) -> bool {
         || (spec.ends_with('*') && path.starts_with(spec.trim_end_matches('*')))
 }
 
-fn rule_matches_resource(rule: &PolicyRule, request: &Attributes) -> bool {
+fn rule_matches_resource(rule: &AuditPolicyRule, request: &Attributes) -> bool {
     let Attributes::Resource(attrs) = request else {
         return false;
     };
@@ -358,7 +358,7 @@ fn rule_matches_resource(rule: &PolicyRule, request: &Attributes) -> bool {
 }
 
 /// `ruleMatches`.
-fn rule_matches(rule: &PolicyRule, user: Option<&UserInfo>, request: &Attributes) -> bool {
+fn rule_matches(rule: &AuditPolicyRule, user: Option<&UserInfo>, request: &Attributes) -> bool {
     if !rule.users.is_empty() && !user.is_some_and(|u| rule.users.contains(&u.username)) {
         return false;
     }
@@ -385,14 +385,14 @@ fn rule_matches(rule: &PolicyRule, user: Option<&UserInfo>, request: &Attributes
     true
 }
 
-impl Policy {
+impl AuditPolicy {
     /// Reads a policy from the YAML (or JSON) an administrator writes, checking it as the
     /// apiserver does.
     ///
     /// # Errors
     /// Not a valid `audit.k8s.io/v1` `Policy`.
     pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        let policy: Policy = serde_saphyr::from_str(text)
+        let policy: AuditPolicy = serde_saphyr::from_str(text)
             .map_err(|e| Error::Config(format!("audit policy: {e}")))?;
         policy.validate()?;
         Ok(policy)

@@ -20,8 +20,8 @@ pub use file::{
     read_head_file,
 };
 pub use kubernetes::{
-    AUDIT_API_VERSION, AuditConfig, Event, EventList, GroupResources, Level, ObjectReference,
-    Policy, PolicyRule, Stage,
+    AUDIT_API_VERSION, AuditConfig, AuditPolicy, AuditPolicyRule, Event, EventList, GroupResources,
+    Level, ObjectReference, Stage,
 };
 pub use policy::{EventPolicy, EventRule, Filtered};
 pub use record::{LineError, MAX_LINE_BYTES, Record, decode, encode};

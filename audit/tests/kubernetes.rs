@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use rampart_audit::{Event, EventList, GroupResources, Level, Policy, PolicyRule, Stage};
+use rampart_audit::{AuditPolicy, AuditPolicyRule, Event, EventList, GroupResources, Level, Stage};
 use rampart_core::{
     Action, Attributes, AuditEvent, NonResourceAttributes, Outcome, RequestContext,
     ResourceAttributes, Target, Timestamp, UserInfo,
@@ -153,8 +153,8 @@ fn request(name: &str) -> (Option<UserInfo>, Attributes) {
     }
 }
 
-fn rule(name: &str) -> PolicyRule {
-    let base = PolicyRule {
+fn rule(name: &str) -> AuditPolicyRule {
+    let base = AuditPolicyRule {
         level: Level::Metadata,
         users: vec![],
         user_groups: vec![],
@@ -175,84 +175,84 @@ fn rule(name: &str) -> PolicyRule {
     let get = vec!["get".to_owned()];
     match name {
         "default" => base,
-        "create" => PolicyRule {
+        "create" => AuditPolicyRule {
             level: Level::Request,
             verbs: vec!["create".into()],
             ..base
         },
-        "tims" => PolicyRule {
+        "tims" => AuditPolicyRule {
             users: vec!["tim@k8s.io".into()],
             ..base
         },
-        "humans" => PolicyRule {
+        "humans" => AuditPolicyRule {
             user_groups: vec!["humans".into()],
             ..base
         },
-        "serviceAccounts" => PolicyRule {
+        "serviceAccounts" => AuditPolicyRule {
             level: Level::Request,
             user_groups: vec!["system:serviceaccounts".into()],
             ..base
         },
-        "getPods" => PolicyRule {
+        "getPods" => AuditPolicyRule {
             level: Level::RequestResponse,
             verbs: get,
             resources: resources("", &["pods"], &[]),
             ..base
         },
-        "getPodLogs" => PolicyRule {
+        "getPodLogs" => AuditPolicyRule {
             level: Level::Request,
             verbs: get,
             resources: resources("", &["pods/log"], &[]),
             ..base
         },
-        "getPodWildcardMatching" => PolicyRule {
+        "getPodWildcardMatching" => AuditPolicyRule {
             level: Level::Request,
             verbs: get,
             resources: resources("", &["*"], &[]),
             ..base
         },
-        "getPodResourceWildcardMatching" => PolicyRule {
+        "getPodResourceWildcardMatching" => AuditPolicyRule {
             level: Level::Request,
             verbs: get,
             resources: resources("", &["*/log"], &[]),
             ..base
         },
-        "getPodSubResourceWildcardMatching" => PolicyRule {
+        "getPodSubResourceWildcardMatching" => AuditPolicyRule {
             level: Level::Request,
             verbs: get,
             resources: resources("", &["pods/*"], &[]),
             ..base
         },
-        "getClusterRoles" => PolicyRule {
+        "getClusterRoles" => AuditPolicyRule {
             level: Level::RequestResponse,
             verbs: get,
             resources: resources("rbac.authorization.k8s.io", &["clusterroles"], &[]),
             namespaces: vec![String::new()],
             ..base
         },
-        "getLogs" => PolicyRule {
+        "getLogs" => AuditPolicyRule {
             level: Level::RequestResponse,
             verbs: get,
             non_resource_urls: vec!["/logs*".into()],
             ..base
         },
-        "getMetrics" => PolicyRule {
+        "getMetrics" => AuditPolicyRule {
             level: Level::Request,
             verbs: get,
             non_resource_urls: vec!["/metrics".into()],
             ..base
         },
-        "clusterRoleEdit" => PolicyRule {
+        "clusterRoleEdit" => AuditPolicyRule {
             level: Level::Request,
             resources: resources("rbac.authorization.k8s.io", &["clusterroles"], &["edit"]),
             ..base
         },
-        "omit RequestReceived" => PolicyRule {
+        "omit RequestReceived" => AuditPolicyRule {
             level: Level::Request,
             omit_stages: vec![Stage::RequestReceived],
             ..base
         },
-        "only audit panic" => PolicyRule {
+        "only audit panic" => AuditPolicyRule {
             level: Level::Request,
             omit_stages: vec![
                 Stage::RequestReceived,
@@ -272,7 +272,7 @@ fn check(
     expected_stages: &[Stage],
     rules: &[&str],
 ) {
-    let policy = Policy {
+    let policy = AuditPolicy {
         api_version: "audit.k8s.io/v1".into(),
         kind: "Policy".into(),
         metadata: None,
@@ -442,7 +442,7 @@ fn omit_managed_fields() {
         verb: "get".into(),
         ..ResourceAttributes::default()
     });
-    let matching = |omit: Option<bool>| PolicyRule {
+    let matching = |omit: Option<bool>| AuditPolicyRule {
         level: Level::RequestResponse,
         verbs: vec!["get".into()],
         omit_managed_fields: omit,
@@ -454,7 +454,7 @@ fn omit_managed_fields() {
         (true, Some(false), false),
         (false, Some(true), true),
     ] {
-        let policy = Policy {
+        let policy = AuditPolicy {
             api_version: "audit.k8s.io/v1".into(),
             kind: "Policy".into(),
             metadata: None,
@@ -468,7 +468,7 @@ fn omit_managed_fields() {
 
 #[test]
 fn policies_admins_write_load_and_decide() {
-    let policy = Policy::from_yaml(&fixture("policy-cks-secrets-nodes.yaml")).unwrap();
+    let policy = AuditPolicy::from_yaml(&fixture("policy-cks-secrets-nodes.yaml")).unwrap();
     let kubelet = UserInfo::new("system:node:n1").with_groups(["system:nodes"]);
     assert_eq!(
         policy
@@ -498,7 +498,7 @@ fn policies_admins_write_load_and_decide() {
         Level::None
     );
 
-    let policy = Policy::from_yaml(&fixture("policy-cluster.yaml")).unwrap();
+    let policy = AuditPolicy::from_yaml(&fixture("policy-cluster.yaml")).unwrap();
     let mut delete_secret = resource("kube-system", "", "v1", "secrets", "", "x");
     if let Attributes::Resource(r) = &mut delete_secret {
         r.verb = "delete".into();
@@ -536,6 +536,6 @@ fn invalid_policies_are_refused() {
         "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: [{level: None, usrs: [typo]}]\n",
         "a: [unclosed",
     ] {
-        assert!(Policy::from_yaml(bad).is_err(), "{bad}");
+        assert!(AuditPolicy::from_yaml(bad).is_err(), "{bad}");
     }
 }

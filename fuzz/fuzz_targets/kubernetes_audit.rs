@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_audit::{Event, Policy};
+use rampart_audit::{Event, AuditPolicy};
 use rampart_core::{Attributes, NonResourceAttributes, ResourceAttributes, UserInfo};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         let again = Event::from_json(&written).expect("a written event reads back");
         assert_eq!(serde_json::to_string(&again).expect("serialises"), written);
     }
-    if let Ok(policy) = Policy::from_yaml(text) {
+    if let Ok(policy) = AuditPolicy::from_yaml(text) {
         let user = UserInfo::new("u").with_groups(["g"]);
         for request in [
             Attributes::Resource(ResourceAttributes {
