@@ -28,9 +28,31 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A configuration value is out of bounds.
+    /// A configuration value is out of bounds; the text says which and why.
     #[error("invalid audit configuration: {0}")]
     Config(String),
+    /// A document (an audit event, an audit policy, an event policy) could not be parsed.
+    #[error("{what}: {source}")]
+    Parse {
+        /// What was being read.
+        what: &'static str,
+        /// The parser's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// A parse failure of `what`.
+    pub(crate) fn parse(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Parse {
+            what,
+            source: Box::new(source),
+        }
+    }
 }
 
 /// The result type of this crate.

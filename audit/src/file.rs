@@ -563,7 +563,8 @@ impl Writer {
         for (key, value) in details {
             started = started.with_detail(key, value);
         }
-        let json = serde_json::to_string(&started).map_err(|e| Error::Config(e.to_string()))?;
+        let json =
+            serde_json::to_string(&started).map_err(|e| Error::parse("the start record", e))?;
         writer
             .write_batch(&[json], true)
             .map_err(|source| Error::Io {

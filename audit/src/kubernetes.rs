@@ -135,8 +135,8 @@ impl Event {
     /// # Errors
     /// Not JSON of an `audit.k8s.io/v1` `Event`.
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        let event: Event = serde_json::from_str(text)
-            .map_err(|e| Error::Config(format!("not an audit event: {e}")))?;
+        let event: Event =
+            serde_json::from_str(text).map_err(|e| Error::parse("not an audit event", e))?;
         if event.kind != "Event" || event.api_version != AUDIT_API_VERSION {
             return Err(Error::Config(format!(
                 "not an audit event: kind `{}`, apiVersion `{}`",
@@ -392,8 +392,8 @@ impl AuditPolicy {
     /// # Errors
     /// Not a valid `audit.k8s.io/v1` `Policy`.
     pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        let policy: AuditPolicy = serde_saphyr::from_str(text)
-            .map_err(|e| Error::Config(format!("audit policy: {e}")))?;
+        let policy: AuditPolicy =
+            serde_saphyr::from_str(text).map_err(|e| Error::parse("audit policy", e))?;
         policy.validate()?;
         Ok(policy)
     }

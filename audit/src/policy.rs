@@ -71,7 +71,7 @@ impl EventPolicy {
     /// # Errors
     /// Malformed policy text.
     pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        serde_saphyr::from_str(text).map_err(|e| Error::Config(format!("event policy: {e}")))
+        serde_saphyr::from_str(text).map_err(|e| Error::parse("event policy", e))
     }
 
     /// Whether `event` is recorded.

@@ -26,12 +26,12 @@ use serde_json::{Value, json};
 use crate::jose::{Algorithm, TokenError};
 
 /// Why a token could not be issued.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
     /// The key is not usable for the algorithm, or cannot be generated.
     #[error("issuer key: {0}")]
-    Key(String),
+    Key(#[source] KeyProblem),
     /// The request is outside what this issuer issues.
     #[error("refused: {0}")]
     Refused(String),
@@ -42,6 +42,30 @@ pub enum IssueError {
     /// was not handed out.
     #[error("the token could not be audited")]
     Unaudited,
+}
+
+/// What is wrong with an issuer key.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// ring refused the key for the algorithm.
+    #[error("not a PKCS#8 key for {alg}")]
+    Rejected {
+        /// The algorithm it was offered for.
+        alg: Algorithm,
+        /// ring's reason.
+        #[source]
+        source: ring::error::KeyRejected,
+    },
+    /// The algorithm's keys are imported (ring cannot generate RSA keys).
+    #[error("{0} keys are imported, not generated")]
+    NotGenerated(Algorithm),
+    /// The algorithm is not offered for issuing.
+    #[error("{0} is not offered for issuing")]
+    NotOffered(Algorithm),
+    /// The system RNG failed while generating a key.
+    #[error("key generation failed")]
+    Generation,
 }
 
 enum Pair {
@@ -78,7 +102,7 @@ impl IssuerKey {
     /// RSA, or the RNG failed.
     pub fn generate(alg: Algorithm) -> Result<Self, IssueError> {
         let rng = SystemRandom::new();
-        let failed = |_| IssueError::Key("key generation failed".into());
+        let failed = |_| IssueError::Key(KeyProblem::Generation);
         let pkcs8 = match alg {
             Algorithm::ES256 => ring_sig::EcdsaKeyPair::generate_pkcs8(
                 &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -88,11 +112,7 @@ impl IssuerKey {
             Algorithm::EdDSA | Algorithm::Ed25519 => {
                 ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?
             }
-            other => {
-                return Err(IssueError::Key(format!(
-                    "{other} keys are imported, not generated"
-                )));
-            }
+            other => return Err(IssueError::Key(KeyProblem::NotGenerated(other))),
         };
         Self::from_pkcs8(alg, pkcs8.as_ref())
     }
@@ -103,7 +123,7 @@ impl IssuerKey {
     /// The key does not fit the algorithm.
     pub fn from_pkcs8(alg: Algorithm, pkcs8: &[u8]) -> Result<Self, IssueError> {
         let rng = SystemRandom::new();
-        let unfit = |_| IssueError::Key(format!("not a PKCS#8 key for {alg}"));
+        let unfit = |source| IssueError::Key(KeyProblem::Rejected { alg, source });
         let (pair, jwk) = match alg {
             Algorithm::ES256 => {
                 let pair = ring_sig::EcdsaKeyPair::from_pkcs8(
@@ -133,11 +153,7 @@ impl IssuerKey {
                     json!({"crv": "Ed25519", "kty": "OKP", "x": b64(pair.public_key().as_ref())});
                 (Pair::EdDsa(pair), jwk)
             }
-            other => {
-                return Err(IssueError::Key(format!(
-                    "{other} is not offered for issuing"
-                )));
-            }
+            other => return Err(IssueError::Key(KeyProblem::NotOffered(other))),
         };
         // RFC 7638: SHA-256 over the required members, lexicographic, no whitespace;
         // serde_json's maps are ordered by key, and `json!` wrote only those members.

@@ -40,7 +40,9 @@ pub use id_token::{
     ClaimMapping, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_SKEW, IdTokenPolicy, MAX_SKEW, UsernamePrefix,
     VerifiedIdToken,
 };
-pub use issuer::{IssueError, IssuedToken, IssuerKey, MAX_TOKEN_TTL, TokenIssuer, jwks_from_value};
+pub use issuer::{
+    IssueError, IssuedToken, IssuerKey, KeyProblem, MAX_TOKEN_TTL, TokenIssuer, jwks_from_value,
+};
 pub use jose::{Algorithm, Jwk, JwkSet, PublicKey, TokenError, VerifiedJws, verify_compact};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 #[cfg(feature = "fetch")]

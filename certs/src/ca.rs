@@ -214,7 +214,7 @@ fn random_serial() -> Result<SerialNumber, CertError> {
     let mut bytes = [0u8; 20];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| CertError::Crypto("the system RNG failed".into()))?;
+        .map_err(|_| CertError::Crypto("the system RNG failed"))?;
     if let Some(first) = bytes.first_mut() {
         *first &= 0x7f;
     }
@@ -409,7 +409,7 @@ impl CertificateAuthority {
     pub fn load(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, CertError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|error| CertError::io(&path, &error))
+            std::fs::read_to_string(&path).map_err(|error| CertError::io(&path, error))
         };
         let key = zeroize::Zeroizing::new(read("ca.key")?);
         Self::from_pem(&read("ca.crt")?, &key, clock)
@@ -420,7 +420,7 @@ impl CertificateAuthority {
     /// # Errors
     /// A file cannot be written.
     pub fn save(&self, dir: &Path) -> Result<(), CertError> {
-        std::fs::create_dir_all(dir).map_err(|error| CertError::io(dir, &error))?;
+        std::fs::create_dir_all(dir).map_err(|error| CertError::io(dir, error))?;
         write_private(&dir.join("ca.key"), self.key.to_pem().as_bytes())?;
         write_public(
             &dir.join("ca.crt"),

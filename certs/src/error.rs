@@ -3,16 +3,17 @@
 use std::path::Path;
 
 /// Why a certificate operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertError {
     /// A file could not be read or written.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Io {
         /// The file.
         path: String,
-        /// The operating system's reason.
-        message: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// Input that is not what it claims to be (PEM, DER, a key, a name, a duration).
     #[error("invalid input: {0}")]
@@ -26,12 +27,21 @@ pub enum CertError {
     /// The operation is not possible with this CA (expired, not a CA, key mismatch).
     #[error("unusable CA: {0}")]
     UnusableCa(String),
-    /// ring reported a failure.
+    /// ring reported a failure (it says no more than which operation).
     #[error("cryptographic operation failed: {0}")]
-    Crypto(String),
+    Crypto(&'static str),
+    /// An OpenSSH key or certificate could not be read, built or encoded.
+    #[error("{what}: {source}")]
+    Ssh {
+        /// Which one.
+        what: &'static str,
+        /// ssh-key's error.
+        #[source]
+        source: ssh_key::Error,
+    },
     /// An ASN.1 encoding or decoding step failed.
     #[error("ASN.1 error: {0}")]
-    Der(String),
+    Der(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The certificate was signed but its audit event could not be recorded, so it was not
     /// handed out; or credentials were removed but their removal was not recorded.
     #[error("the operation could not be audited")]
@@ -39,15 +49,15 @@ pub enum CertError {
 }
 
 impl CertError {
-    pub(crate) fn io(path: &Path, error: &std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, error: std::io::Error) -> Self {
         CertError::Io {
             path: path.display().to_string(),
-            message: error.to_string(),
+            source: error,
         }
     }
 
-    pub(crate) fn der(error: impl std::fmt::Display) -> Self {
-        CertError::Der(error.to_string())
+    pub(crate) fn der(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        CertError::Der(Box::new(error))
     }
 }
 

@@ -11,7 +11,7 @@ use crate::error::CertError;
 /// over `path`, and the directory synced — core's one rule for files.
 fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
     rampart_core::fs::write_atomically_with_mode(path, bytes, mode)
-        .map_err(|error| CertError::io(path, &error))
+        .map_err(|error| CertError::io(path, error))
 }
 
 /// A private key file: mode 0600.
@@ -53,7 +53,7 @@ pub fn remove_credentials(paths: &[&Path], audit: &crate::CertAudit) -> Result<(
 }
 
 fn remove_one(path: &Path) -> Result<(), CertError> {
-    let io = |error: std::io::Error| CertError::io(path, &error);
+    let io = |error: std::io::Error| CertError::io(path, error);
     // Opened without following a symlink, and judged by the opened handle: nothing can be
     // swapped in between a check and the overwrite. A symlink is removed, never followed —
     // overwriting its target could destroy an unrelated file.

@@ -124,7 +124,7 @@ impl PrivateKey {
     /// RSA (import only), or the RNG failed.
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, CertError> {
         let rng = SystemRandom::new();
-        let failed = |_| CertError::Crypto("key generation failed".into());
+        let failed = |_| CertError::Crypto("key generation failed");
         let pkcs8 = match algorithm {
             KeyAlgorithm::EcdsaP256 => ring_sig::EcdsaKeyPair::generate_pkcs8(
                 &ring_sig::ECDSA_P256_SHA256_ASN1_SIGNING,
@@ -210,7 +210,7 @@ impl PrivateKey {
     /// The file cannot be read or holds no usable key.
     pub fn read_pem_file(path: &Path) -> Result<Self, CertError> {
         let text = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|error| CertError::io(path, &error))?,
+            std::fs::read_to_string(path).map_err(|error| CertError::io(path, error))?,
         );
         Self::from_pem(&text)
     }
@@ -281,7 +281,7 @@ impl PrivateKey {
     /// The signing operation failed.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CertError> {
         let rng = SystemRandom::new();
-        let failed = |_| CertError::Crypto("signing failed".into());
+        let failed = |_| CertError::Crypto("signing failed");
         match &self.signer {
             Signer::P256(pair) | Signer::P384(pair) => pair
                 .sign(&rng, message)

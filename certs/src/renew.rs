@@ -124,7 +124,7 @@ impl Reissue for LocalCa {
                 }
             })
             .await
-            .map_err(|_| CertError::Crypto("the signing task failed".into()))?
+            .map_err(|_| CertError::Crypto("the signing task failed"))?
         })
     }
 
@@ -415,7 +415,7 @@ fn renewal_time(
     let mut bytes = [0u8; 8];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| CertError::Crypto("the system RNG failed".into()))?;
+        .map_err(|_| CertError::Crypto("the system RNG failed"))?;
     // 53 random bits give a uniform float in [0, 1).
     let unit = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
     policy.check()?;

@@ -263,8 +263,8 @@ impl std::fmt::Debug for SshCa {
     }
 }
 
-fn ssh_error(what: &str) -> impl Fn(ssh_key::Error) -> CertError + '_ {
-    move |error| CertError::Invalid(format!("{what}: {error}"))
+fn ssh_error(what: &'static str) -> impl Fn(ssh_key::Error) -> CertError {
+    move |source| CertError::Ssh { what, source }
 }
 
 impl SshCa {
@@ -292,7 +292,7 @@ impl SshCa {
     /// As for [`SshCa::from_openssh`], or the file cannot be read.
     pub fn read_file(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, CertError> {
         let pem = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|error| CertError::io(path, &error))?,
+            std::fs::read_to_string(path).map_err(|error| CertError::io(path, error))?,
         );
         Self::from_openssh(&pem, clock)
     }
@@ -330,7 +330,7 @@ impl SshCa {
         let mut serial = [0u8; 8];
         rng.fill(&mut nonce)
             .and_then(|()| rng.fill(&mut serial))
-            .map_err(|_| CertError::Crypto("the system RNG failed".into()))?;
+            .map_err(|_| CertError::Crypto("the system RNG failed"))?;
         let invalid = ssh_error("certificate field");
         let mut builder = Builder::new(
             nonce.to_vec(),
@@ -369,7 +369,7 @@ impl SshCa {
         }
         let certificate: Certificate = builder
             .sign(&self.key)
-            .map_err(|error| CertError::Crypto(format!("SSH certificate signing: {error}")))?;
+            .map_err(ssh_error("SSH certificate signing"))?;
         let encoded = certificate
             .to_openssh()
             .map_err(ssh_error("SSH certificate encoding"))?;

@@ -243,7 +243,10 @@ fn the_ssh_policy_refuses_what_openssh_would_read_too_generously() {
     garbage.public_key = "ssh-ed25519 AAAAnotbase64".into();
     assert!(matches!(
         ca.sign(&garbage, &SshPolicy::default()),
-        Err(CertError::Invalid(_))
+        Err(CertError::Ssh {
+            what: "public key",
+            ..
+        })
     ));
 }
 

@@ -447,9 +447,15 @@ fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {
     };
     let certificate = ca.sign(&request, &SshPolicy::default().max_ttl(args.max_ttl))?;
     let path = certificate_path(&args.public_key);
-    std::fs::write(&path, format!("{certificate}\n")).map_err(|error| CertError::Io {
+    // Public, but written like every file rampart makes: atomically, never through a link.
+    rampart_core::fs::write_atomically_with_mode(
+        &path,
+        format!("{certificate}\n").as_bytes(),
+        0o644,
+    )
+    .map_err(|source| CertError::Io {
         path: path.display().to_string(),
-        message: error.to_string(),
+        source,
     })?;
     println!("{}", path.display());
     Ok(())
