@@ -1,7 +1,7 @@
 //! `rampart audit`: append to, verify and read a rampart audit trail.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +15,9 @@ use rampart_core::{
     UserInfo, escape_for_display,
 };
 use serde::Deserialize;
+
+use crate::cli::{CliError, Exit};
+use crate::input::{Line, next_line};
 
 /// Longest input line accepted by `record`.
 const MAX_INPUT_LINE: usize = 256 * 1024;
@@ -105,20 +108,19 @@ pub struct ShowArgs {
 
 /// Runs one `rampart audit` subcommand.
 pub fn run(command: AuditCommand) -> ExitCode {
-    match command {
+    crate::cli::finish(match command {
         AuditCommand::Record(args) => record(&args),
         AuditCommand::Verify(args) => verify_command(&args),
-        AuditCommand::Show(args) => show(&args).unwrap_or_else(|_| ExitCode::from(2)),
-    }
+        AuditCommand::Show(args) => show(&args),
+    })
 }
 
-pub(crate) fn chain_from(key: Option<&PathBuf>) -> Result<Chain, ExitCode> {
+pub(crate) fn chain_from(key: Option<&PathBuf>) -> Result<Chain, CliError> {
     match key {
         None => Ok(Chain::Sha256),
-        Some(path) => Chain::hmac_from_file(path).map_err(|error| {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        }),
+        Some(path) => {
+            Chain::hmac_from_file(path).map_err(|error| CliError::failed(error.to_string()))
+        }
     }
 }
 
@@ -145,7 +147,7 @@ struct InputEvent {
     details: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-fn parse_event(line: &[u8], clock: &dyn Clock) -> Result<AuditEvent, String> {
+fn parse_event(line: &[u8], clock: &dyn Clock) -> Result<AuditEvent, CliError> {
     let input: InputEvent = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     if input.actor.username.is_empty() {
         return Err("`actor.username` is required".into());
@@ -169,18 +171,12 @@ fn parse_event(line: &[u8], clock: &dyn Clock) -> Result<AuditEvent, String> {
     Ok(event)
 }
 
-fn record(args: &RecordArgs) -> ExitCode {
-    let chain = match chain_from(args.hmac_key_file.as_ref()) {
-        Ok(chain) => chain,
-        Err(code) => return code,
-    };
-    let durability: Durability = match args.durability.parse() {
-        Ok(durability) => durability,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
+fn record(args: &RecordArgs) -> Result<ExitCode, CliError> {
+    let chain = chain_from(args.hmac_key_file.as_ref())?;
+    let durability: Durability = args
+        .durability
+        .parse()
+        .map_err(|error: rampart_audit::Error| CliError::failed(error.to_string()))?;
     let mut config = FileSinkConfig::new(&args.dir)
         .durability(durability)
         .chain(chain)
@@ -191,41 +187,31 @@ fn record(args: &RecordArgs) -> ExitCode {
     if let Some(bytes) = args.max_file_bytes {
         config = config.max_file_bytes(bytes);
     }
-    let sink = match FileSink::open(config) {
-        Ok(sink) => sink,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
+    let sink = FileSink::open(config).map_err(|error| CliError::failed(error.to_string()))?;
     let clock = SystemClock;
     let mut input = io::BufReader::new(io::stdin().lock());
     let mut in_flight: VecDeque<Submitted> = VecDeque::new();
-    let mut line = Vec::new();
     let mut number = 0u64;
     let mut failed = false;
     loop {
-        line.clear();
-        let read = Read::by_ref(&mut input)
-            .take(MAX_INPUT_LINE as u64 + 1)
-            .read_until(b'\n', &mut line);
-        let done = matches!(read, Ok(0) | Err(_));
-        if !done {
+        let line = next_line(&mut input, MAX_INPUT_LINE)
+            .map_err(|error| CliError::failed(format!("reading stdin: {error}")))?;
+        let done = line.is_none();
+        if let Some(line) = line {
             number += 1;
-            if line.len() > MAX_INPUT_LINE {
-                eprintln!("error: line {number}: longer than {MAX_INPUT_LINE} bytes; skipped");
-                let mut rest = Vec::new();
-                let _ = input.read_until(b'\n', &mut rest);
-                failed = true;
-                continue;
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match parse_event(&line, &clock) {
-                Ok(event) => in_flight.push_back(sink.enqueue(&event)),
-                Err(error) => {
-                    eprintln!("error: line {number}: {error}");
+            let event = match line {
+                Line::Text(text) if text.trim().is_empty() => None,
+                Line::Text(text) => Some(parse_event(text.as_bytes(), &clock)),
+                Line::TooLong => Some(Err(CliError::failed(format!(
+                    "longer than {MAX_INPUT_LINE} bytes; skipped"
+                )))),
+                Line::NotUtf8 => Some(Err(CliError::failed("not UTF-8; skipped"))),
+            };
+            match event {
+                None => {}
+                Some(Ok(event)) => in_flight.push_back(sink.enqueue(&event)),
+                Some(Err(error)) => {
+                    eprintln!("error: {}", error.context(format_args!("line {number}")));
                     failed = true;
                 }
             }
@@ -239,12 +225,9 @@ fn record(args: &RecordArgs) -> ExitCode {
             match pending.wait() {
                 Ok(ack) => {
                     let mut out = io::stdout().lock();
-                    if writeln!(out, "{{\"seq\":{},\"chain\":\"{}\"}}", ack.seq, ack.chain)
+                    writeln!(out, "{{\"seq\":{},\"chain\":\"{}\"}}", ack.seq, ack.chain)
                         .and_then(|()| out.flush())
-                        .is_err()
-                    {
-                        return ExitCode::from(2);
-                    }
+                        .map_err(|error| CliError::failed(format!("writing stdout: {error}")))?;
                 }
                 Err(error) => {
                     eprintln!("error: event not recorded: {error}");
@@ -256,15 +239,13 @@ fn record(args: &RecordArgs) -> ExitCode {
             break;
         }
     }
-    if let Err(error) = sink.close() {
-        eprintln!("error: sealing the trail: {error}");
-        return ExitCode::from(2);
-    }
-    if failed {
-        ExitCode::from(1)
+    sink.close()
+        .map_err(|error| CliError::failed(format!("sealing the trail: {error}")))?;
+    Ok(if failed {
+        Exit::Refused.into()
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
 
 fn parse_head(text: &str) -> Option<(u64, ChainValue)> {
@@ -272,39 +253,27 @@ fn parse_head(text: &str) -> Option<(u64, ChainValue)> {
     Some((seq.parse().ok()?, ChainValue::from_hex(chain)?))
 }
 
-fn verify_command(args: &VerifyArgs) -> ExitCode {
-    let chain = match chain_from(args.hmac_key_file.as_ref()) {
-        Ok(chain) => chain,
-        Err(code) => return code,
-    };
+fn verify_command(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+    let chain = chain_from(args.hmac_key_file.as_ref())?;
     let head = match args.head.as_deref().map(parse_head) {
         Some(None) => {
-            eprintln!("error: --head takes SEQ:CHAIN (64 lowercase hex digits)");
-            return ExitCode::from(2);
+            return Err(CliError::failed("--head takes SEQ:CHAIN")
+                .hint("give the sequence number, a colon and 64 lowercase hex digits"));
         }
         Some(Some(head)) => Some(head),
         None => None,
     };
     let head = match (&args.head_file, head) {
-        (Some(path), _) => match read_head_file(path) {
-            Ok(head) => Some(head),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(2);
-            }
-        },
+        (Some(path), _) => {
+            Some(read_head_file(path).map_err(|error| CliError::failed(error.to_string()))?)
+        }
         (None, head) => head,
     };
     let options = VerifyOptions::default()
         .expected_head(head)
         .allow_empty(args.allow_empty);
-    let report = match verify_with(&args.paths, &chain, &options) {
-        Ok(report) => report,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
+    let report = verify_with(&args.paths, &chain, &options)
+        .map_err(|error| CliError::failed(error.to_string()))?;
     let summary = serde_json::json!({
         "intact": report.is_intact(),
         "files": report.files,
@@ -323,26 +292,29 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
             "note: no --head or --head-file: records cut from the end of the trail cannot be detected"
         );
     }
-    match (&report.finding, &report.torn_tail) {
+    Ok(match (&report.finding, &report.torn_tail) {
         (Some(finding), _) => {
             eprintln!("TAMPERED: {finding}");
-            ExitCode::from(1)
+            Exit::Refused.into()
         }
         (None, Some((file, offset))) => {
             eprintln!(
                 "intact up to a torn last line in {file} at byte {offset} (an unfinished write)"
             );
-            ExitCode::from(3)
+            Exit::Unaudited.into()
         }
         (None, None) => ExitCode::SUCCESS,
-    }
+    })
 }
 
-fn show(args: &ShowArgs) -> io::Result<ExitCode> {
-    let chain = match chain_from(args.hmac_key_file.as_ref()) {
-        Ok(chain) => chain,
-        Err(code) => return Ok(code),
-    };
+fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
+    let chain = chain_from(args.hmac_key_file.as_ref())?;
+    show_records(args, &chain).map_err(|error| CliError::failed(error.to_string()))
+}
+
+/// Prints the verified records of the trail that pass the filters. Lines are read with the
+/// trail's own bound, so a damaged file cannot make this hold a huge line.
+fn show_records(args: &ShowArgs, chain: &Chain) -> io::Result<ExitCode> {
     let mut files = Vec::new();
     for path in &args.paths {
         if path.is_dir() {
@@ -366,11 +338,14 @@ fn show(args: &ShowArgs) -> io::Result<ExitCode> {
     }
     let mut unverified = 0u64;
     for file in files {
-        let reader = io::BufReader::new(std::fs::File::open(&file)?);
-        for line in reader.split(b'\n') {
-            let mut line = line?;
-            line.push(b'\n');
-            let Ok(record) = rampart_audit::decode(&chain, &line) else {
+        let mut reader = io::BufReader::new(std::fs::File::open(&file)?);
+        while let Some(line) = next_line(&mut reader, rampart_audit::MAX_LINE_BYTES)? {
+            let Line::Text(text) = line else {
+                unverified += 1;
+                continue;
+            };
+            let line = format!("{text}\n").into_bytes();
+            let Ok(record) = rampart_audit::decode(chain, &line) else {
                 unverified += 1;
                 continue;
             };

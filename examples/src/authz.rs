@@ -2,7 +2,7 @@
 //! Kubernetes tools use (SubjectAccessReview JSON, `kubectl auth can-i` output and exit
 //! codes, `kubectl who-can` tables).
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +14,9 @@ use rampart_authz::{
 use rampart_core::{Attributes, Authorizer, NonResourceAttributes, ResourceAttributes, UserInfo};
 use serde_json::Value;
 
+use crate::cli::CliError;
+use crate::input::{Line, MAX_LINE_BYTES, next_line};
+
 /// Writes a line to stdout, returning the error instead of panicking (a reader that closed
 /// the pipe, as `| head` does, ends the command quietly).
 macro_rules! outln {
@@ -21,9 +24,6 @@ macro_rules! outln {
         writeln!(io::stdout().lock(), $($arg)*)
     };
 }
-
-/// Longest SubjectAccessReview line read from standard input.
-const MAX_REVIEW_LINE_BYTES: usize = 1024 * 1024;
 
 /// Where the policy comes from.
 #[derive(Debug, Args)]
@@ -42,7 +42,7 @@ pub struct PolicySource {
 
 impl PolicySource {
     /// Loads and aggregates; load errors and aggregation warnings go to stderr.
-    fn load(&self) -> Result<Policy, ExitCode> {
+    fn load(&self) -> Result<Policy, CliError> {
         let mut loader = Loader::new().strict(self.strict);
         if let Some(namespace) = &self.default_namespace {
             loader = loader.default_namespace(namespace.clone());
@@ -57,10 +57,9 @@ impl PolicySource {
                 }
                 Ok(loaded.policy)
             }
-            Err(errors) => {
-                eprintln!("error: the policy does not load:\n{errors}");
-                Err(ExitCode::from(2))
-            }
+            Err(errors) => Err(CliError::failed(format!(
+                "the policy does not load:\n{errors}"
+            ))),
         }
     }
 }
@@ -189,25 +188,19 @@ const CLUSTER_SCOPED: &[&str] = &[
 
 /// Runs one `rampart authz` subcommand.
 pub fn run(command: AuthzCommand) -> ExitCode {
-    dispatch(command).unwrap_or_else(|_| ExitCode::from(2))
+    crate::cli::finish(dispatch(command))
 }
 
-fn dispatch(command: AuthzCommand) -> io::Result<ExitCode> {
+fn dispatch(command: AuthzCommand) -> Result<ExitCode, CliError> {
     Ok(match command {
-        AuthzCommand::Review { policy } => match policy.load() {
-            Ok(policy) => review(&policy),
-            Err(code) => code,
-        },
+        AuthzCommand::Review { policy } => review(&policy.load()?)?,
         AuthzCommand::CanI(args) => can_i(&args)?,
         AuthzCommand::WhoCan(args) => who_can(&args)?,
         AuthzCommand::Risks {
             policy,
             json,
             include_bootstrap,
-        } => match policy.load() {
-            Ok(policy) => risks(&policy, json, include_bootstrap)?,
-            Err(code) => code,
-        },
+        } => risks(&policy.load()?, json, include_bootstrap)?,
     })
 }
 
@@ -234,53 +227,26 @@ fn request(verb: &str, target: &str, name: &str, namespace: &str) -> Attributes 
     })
 }
 
-fn review(policy: &Policy) -> ExitCode {
+/// Answers SubjectAccessReviews from stdin, one per line, in order; a line that cannot be
+/// read as one (too long, not UTF-8) is answered denied with the reason.
+fn review(policy: &Policy) -> Result<ExitCode, CliError> {
     let authorizer = RbacAuthorizer::new(policy);
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let mut line = Vec::new();
+    let mut input = io::stdin().lock();
+    let mut out = io::stdout().lock();
     let mut number = 0usize;
-    loop {
-        line.clear();
-        match Read::by_ref(&mut input)
-            .take(MAX_REVIEW_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line)
-        {
-            Ok(0) => return ExitCode::SUCCESS,
-            Ok(_) => {}
-            Err(error) => {
-                eprintln!("error: reading stdin: {error}");
-                return ExitCode::from(2);
-            }
-        }
+    while let Some(line) = next_line(&mut input, MAX_LINE_BYTES)? {
         number += 1;
-        let too_long = line.len() > MAX_REVIEW_LINE_BYTES && !line.ends_with(b"\n");
-        if too_long {
-            // Skip the rest of the over-long line.
-            let mut rest = Vec::new();
-            if input.read_until(b'\n', &mut rest).is_err() {
-                return ExitCode::from(2);
-            }
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let answer = if too_long {
-            refused_review(&format!(
-                "line {number}: longer than {MAX_REVIEW_LINE_BYTES} bytes"
-            ))
-        } else {
-            answer_review(&authorizer, &line, number)
+        let answer = match line {
+            Line::Text(text) if text.trim().is_empty() => continue,
+            Line::Text(text) => answer_review(&authorizer, text.as_bytes(), number),
+            Line::TooLong => refused_review(&format!(
+                "line {number}: longer than {MAX_LINE_BYTES} bytes"
+            )),
+            Line::NotUtf8 => refused_review(&format!("line {number}: not UTF-8")),
         };
-        if writeln!(out, "{answer}")
-            .and_then(|()| out.flush())
-            .is_err()
-        {
-            return ExitCode::from(2);
-        }
+        writeln!(out, "{answer}").and_then(|()| out.flush())?;
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn answer_review(authorizer: &RbacAuthorizer, line: &[u8], number: usize) -> Value {
@@ -288,11 +254,8 @@ fn answer_review(authorizer: &RbacAuthorizer, line: &[u8], number: usize) -> Val
         .unwrap_or_else(|error| refused_review(&format!("line {number}: {error}")))
 }
 
-fn can_i(args: &CanI) -> io::Result<ExitCode> {
-    let policy = match args.policy.load() {
-        Ok(policy) => policy,
-        Err(code) => return Ok(code),
-    };
+fn can_i(args: &CanI) -> Result<ExitCode, CliError> {
+    let policy = args.policy.load()?;
     let user = impersonated_user(&args.user, &args.groups);
     let namespace = if args.all_namespaces {
         String::new()
@@ -305,8 +268,9 @@ fn can_i(args: &CanI) -> io::Result<ExitCode> {
         return print_rules(&policy, &user, &namespace, args.json);
     }
     let (Some(verb), Some(target)) = (&args.verb, &args.resource) else {
-        eprintln!("error: you must specify two arguments: verb resource or verb /url");
-        return Ok(ExitCode::from(2));
+        return Err(CliError::failed("you must specify two arguments").hint(
+            "give a verb and a resource (`get pods`) or a verb and a path (`get /healthz`)",
+        ));
     };
     let resource = target.split(['.', '/']).next().unwrap_or_default();
     let namespace = if CLUSTER_SCOPED.contains(&resource) {
@@ -333,7 +297,7 @@ fn can_i(args: &CanI) -> io::Result<ExitCode> {
     Ok(if decision.is_allowed() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        crate::cli::Exit::Refused.into()
     })
 }
 
@@ -347,7 +311,7 @@ fn print_rules(
     user: &UserInfo,
     namespace: &str,
     json: bool,
-) -> io::Result<ExitCode> {
+) -> Result<ExitCode, CliError> {
     let found = policy.rules_for(user, namespace);
     for error in &found.errors {
         eprintln!("warning: {error}");
@@ -413,11 +377,8 @@ fn print_table<const N: usize>(rows: &[[String; N]]) -> io::Result<()> {
     Ok(())
 }
 
-fn who_can(args: &WhoCan) -> io::Result<ExitCode> {
-    let policy = match args.policy.load() {
-        Ok(policy) => policy,
-        Err(code) => return Ok(code),
-    };
+fn who_can(args: &WhoCan) -> Result<ExitCode, CliError> {
+    let policy = args.policy.load()?;
     let request = request(
         &args.verb,
         &args.resource,
@@ -456,7 +417,7 @@ fn who_can(args: &WhoCan) -> io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn risks(policy: &Policy, json: bool, include_bootstrap: bool) -> io::Result<ExitCode> {
+fn risks(policy: &Policy, json: bool, include_bootstrap: bool) -> Result<ExitCode, CliError> {
     let risks: Vec<_> = policy
         .risks()
         .into_iter()

@@ -1,9 +1,9 @@
 //! `rampart certs`: a small CA on the command line, and an SSH certificate signer. Keys are written with mode 0600 and
 //! never printed; every leaf passes the signing policy first.
 //!
-//! Exit codes: 0 done; 1 refused (signing policy, a CSR whose signature does not verify);
-//! 2 usage, I/O or format errors; 3 the audit trail (`--audit-dir`) could not be written,
-//! so nothing was issued.
+//! Exit codes: the table of [`crate::cli::EXIT_CODES`] (1: the signing policy, a CSR whose
+//! signature does not verify; 3: the audit trail could not be written, so nothing was
+//! issued).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use rampart_certs::{
     summarize_certificate, summarize_csr, verify_csr, write_certificates,
 };
 
+use crate::cli::CliError;
 use crate::operator_audit::AuditArgs;
 
 /// The `rampart certs` subcommands.
@@ -213,15 +214,19 @@ pub struct InspectArgs {
     json: bool,
 }
 
-/// Why a command failed: a certificate operation, or the audit trail it must write to.
-enum Failure {
-    Cert(CertError),
-    Audit(String),
-}
-
-impl From<CertError> for Failure {
+/// A certificate error as the exit-code table reads it: a policy or signature refusal is 1,
+/// a certificate that could not be audited 3, anything else 2.
+impl From<CertError> for CliError {
     fn from(error: CertError) -> Self {
-        Failure::Cert(error)
+        match error {
+            CertError::Refused(_) | CertError::BadSignature(_) => {
+                CliError::refused(error.to_string())
+            }
+            CertError::Unaudited => CliError::unaudited(
+                "the certificate was signed but could not be audited, so it was not written",
+            ),
+            _ => CliError::failed(error.to_string()),
+        }
     }
 }
 
@@ -230,12 +235,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|error| error.to_string())
+fn duration(text: &str) -> Result<Duration, CliError> {
+    Ok(parse_duration(text)?)
 }
 
-fn key_algorithm(text: &str) -> Result<KeyAlgorithm, String> {
-    text.parse().map_err(|error: CertError| error.to_string())
+fn key_algorithm(text: &str) -> Result<KeyAlgorithm, CliError> {
+    Ok(text.parse::<KeyAlgorithm>()?)
 }
 
 /// Runs one `rampart certs` subcommand.
@@ -247,30 +252,13 @@ pub fn run(command: CertsCommand) -> ExitCode {
         CertsCommand::Inspect(args) => inspect(&args),
         CertsCommand::SshSign(args) => ssh_sign(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Audit(error)) => {
-            eprintln!("error: the audit trail cannot be written: {error}; nothing was issued");
-            ExitCode::from(3)
-        }
-        Err(Failure::Cert(CertError::Unaudited)) => {
-            eprintln!(
-                "error: the certificate was signed but could not be audited, so it was not written"
-            );
-            ExitCode::from(3)
-        }
-        Err(Failure::Cert(error)) => {
-            eprintln!("error: {error}");
-            let refused = matches!(error, CertError::Refused(_) | CertError::BadSignature(_));
-            ExitCode::from(if refused { 1 } else { 2 })
-        }
-    }
+    crate::cli::finish(result.map(|()| ExitCode::SUCCESS))
 }
 
-fn init_ca(args: &InitCaArgs) -> Result<(), Failure> {
+fn init_ca(args: &InitCaArgs) -> Result<(), CliError> {
     let key_path = args.out.join("ca.key");
     if key_path.exists() {
-        return Err(Failure::Cert(CertError::Invalid(format!(
+        return Err(CliError::from(CertError::Invalid(format!(
             "{} exists: a CA key is never overwritten",
             key_path.display()
         ))));
@@ -292,15 +280,18 @@ fn init_ca(args: &InitCaArgs) -> Result<(), Failure> {
 }
 
 /// The library's certificate audit over the command's trail, when one is configured.
-fn cert_audit(audit: &AuditArgs) -> Result<Option<CertAudit>, Failure> {
+fn cert_audit(audit: &AuditArgs) -> Result<Option<CertAudit>, CliError> {
     Ok(audit
         .sink()
-        .map_err(Failure::Audit)?
+        .map_err(|error| {
+            CliError::unaudited(format!("the audit trail cannot be written: {error}"))
+                .hint("nothing was issued")
+        })?
         .map(|(sink, actor)| CertAudit::new(sink, rampart_core::SystemClock::shared(), actor)))
 }
 
 /// The CA in `dir`, auditing what it issues when a trail is configured.
-fn load_ca(dir: &Path, audit: &AuditArgs) -> Result<CertificateAuthority, Failure> {
+fn load_ca(dir: &Path, audit: &AuditArgs) -> Result<CertificateAuthority, CliError> {
     let ca = CertificateAuthority::load(dir, rampart_core::SystemClock::shared())?;
     Ok(match cert_audit(audit)? {
         Some(audit) => ca.audit_to(audit),
@@ -328,7 +319,7 @@ fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-fn issue(args: &IssueArgs) -> Result<(), Failure> {
+fn issue(args: &IssueArgs) -> Result<(), CliError> {
     let ca = load_ca(&args.ca, &args.leaf.audit)?;
     let subject = CertificateSubject::new(&args.cn).with_organizations(args.orgs.iter().cloned());
     let alt_names = AltNames {
@@ -344,7 +335,7 @@ fn issue(args: &IssueArgs) -> Result<(), Failure> {
         .deliver(&with_extension(&args.out, ".crt"), &issued)
 }
 
-fn sign_csr(args: &SignCsrArgs) -> Result<(), Failure> {
+fn sign_csr(args: &SignCsrArgs) -> Result<(), CliError> {
     let bytes = read_limited(&args.csr)?;
     let csr = verify_csr(&bytes)?;
     let ca = load_ca(&args.ca, &args.leaf.audit)?;
@@ -362,7 +353,7 @@ impl LeafArgs {
         subject: CertificateSubject,
         alt_names: AltNames,
         key_algorithm: KeyAlgorithm,
-    ) -> Result<rampart_certs::LeafRequest, Failure> {
+    ) -> Result<rampart_certs::LeafRequest, CliError> {
         let candidate = self.candidate(subject, alt_names, key_algorithm);
         Ok(policy(&self.policy)?.evaluate(&candidate)?)
     }
@@ -384,7 +375,7 @@ impl LeafArgs {
     }
 
     /// Writes the chain to `path` and reports it on stdout (the CA recorded the issue).
-    fn deliver(&self, path: &Path, issued: &rampart_certs::Issued) -> Result<(), Failure> {
+    fn deliver(&self, path: &Path, issued: &rampart_certs::Issued) -> Result<(), CliError> {
         write_certificates(path, &issued.chain())?;
         report(path, issued);
         Ok(())
@@ -411,10 +402,10 @@ fn report(path: &Path, issued: &rampart_certs::Issued) {
 /// An input file (CSR, public key, certificate) of at most the CSR bound.
 fn read_limited(path: &Path) -> Result<Vec<u8>, CertError> {
     crate::input::read_bounded(path, rampart_certs::MAX_CSR_BYTES as u64)
-        .map_err(CertError::Invalid)
+        .map_err(|error| CertError::Invalid(error.to_string()))
 }
 
-fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {
+fn ssh_sign(args: &SshSignArgs) -> Result<(), CliError> {
     let ca = SshCa::read_file(&args.ca_key, rampart_core::SystemClock::shared())?;
     let ca = match cert_audit(&args.audit)? {
         Some(audit) => ca.audit_to(audit),
@@ -461,7 +452,7 @@ fn ssh_sign(args: &SshSignArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn inspect(args: &InspectArgs) -> Result<(), Failure> {
+fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     let bytes = read_limited(&args.file)?;
     let summaries: Vec<Summary> = if bytes.windows(19).any(|w| w == b"CERTIFICATE REQUEST") {
         vec![summarize_csr(&verify_csr(&bytes)?)]

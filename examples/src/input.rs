@@ -4,17 +4,19 @@
 use std::io::Read;
 use std::path::Path;
 
+use crate::cli::CliError;
+
 /// The bytes of `path`, at most `max`.
 ///
 /// # Errors
 /// The file cannot be read, or is larger than `max` bytes; the message names the file.
-pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| file.take(max + 1).read_to_end(&mut bytes))
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+        .map_err(|error| CliError::failed(error.to_string()).context(path.display()))?;
     if bytes.len() as u64 > max {
-        return Err(format!("{}: larger than {max} bytes", path.display()));
+        return Err(CliError::failed(format!("larger than {max} bytes")).context(path.display()));
     }
     Ok(bytes)
 }
@@ -29,11 +31,11 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 ///
 /// # Errors
 /// Standard input could not be read.
-pub fn judge_lines(mut judge: impl FnMut(&str) -> serde_json::Value) -> Result<(), String> {
+pub fn judge_lines(mut judge: impl FnMut(&str) -> serde_json::Value) -> Result<(), CliError> {
     let stdin = std::io::stdin();
     let mut reader = stdin.lock();
-    while let Some(line) =
-        next_line(&mut reader, MAX_LINE_BYTES).map_err(|error| format!("reading stdin: {error}"))?
+    while let Some(line) = next_line(&mut reader, MAX_LINE_BYTES)
+        .map_err(|error| CliError::failed(format!("reading stdin: {error}")))?
     {
         let verdict = match line {
             // Every line gets its verdict, so verdicts stay aligned with inputs.

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod authz;
 pub mod certs;
+pub mod cli;
 pub mod input;
 pub mod login;
 pub mod oidc;

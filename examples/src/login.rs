@@ -17,13 +17,13 @@ use clap::Args;
 use rampart_authn::{
     Client, HttpsFetcher, IdTokenPolicy, JwkSet, LoginRequest, Tokens, discover, refresh,
 };
-use rampart_core::{Clock, SecretString, SystemClock, Timestamp};
+use rampart_core::{Clock, SecretString, SystemClock};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::cli::CliError;
 use crate::input::read_bounded;
-use crate::oidc::fail;
 
 /// The largest cache file or client-secret file read.
 const MAX_SMALL_FILE_BYTES: u64 = 64 * 1024;
@@ -73,15 +73,12 @@ pub fn run(args: LoginArgs) -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(error) => return fail(&error.to_string()),
+        Err(error) => return CliError::failed(error.to_string()).report(),
     };
-    match runtime.block_on(login(&args)) {
-        Ok(credential) => {
-            println!("{credential}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => fail(&message),
-    }
+    crate::cli::finish(runtime.block_on(login(&args)).map(|credential| {
+        println!("{credential}");
+        ExitCode::SUCCESS
+    }))
 }
 
 /// The provider's pieces a login needs.
@@ -92,7 +89,7 @@ struct Provider {
     keys: JwkSet,
 }
 
-async fn login(args: &LoginArgs) -> Result<Value, String> {
+async fn login(args: &LoginArgs) -> Result<Value, CliError> {
     if !args.listen.ip().is_loopback() {
         return Err("--listen must be a loopback address (RFC 8252)".into());
     }
@@ -140,7 +137,7 @@ async fn login(args: &LoginArgs) -> Result<Value, String> {
     Ok(exec_credential(&tokens))
 }
 
-async fn provider(args: &LoginArgs, redirect_uri: String) -> Result<Provider, String> {
+async fn provider(args: &LoginArgs, redirect_uri: String) -> Result<Provider, CliError> {
     let bundle = read_bounded(&args.ca_file, MAX_CA_BUNDLE_BYTES)?;
     let roots = rampart_certs::certificates_from_pem(&bundle)
         .map_err(|error| format!("{}: {error}", args.ca_file.display()))?;
@@ -181,7 +178,7 @@ async fn provider(args: &LoginArgs, redirect_uri: String) -> Result<Provider, St
 
 /// Waits for the browser's GET /callback?…, answers it, and returns its query string.
 /// Other requests (a favicon) get a 404 and the wait goes on.
-async fn callback(listener: &TcpListener) -> Result<String, String> {
+async fn callback(listener: &TcpListener) -> Result<String, CliError> {
     loop {
         let (mut stream, _) = listener.accept().await.map_err(|error| error.to_string())?;
         let mut head = Vec::new();
@@ -222,14 +219,10 @@ async fn callback(listener: &TcpListener) -> Result<String, String> {
 }
 
 fn exec_credential(tokens: &Tokens) -> Value {
-    json!({
-        "apiVersion": "client.authentication.k8s.io/v1",
-        "kind": "ExecCredential",
-        "status": {
-            "token": tokens.raw_id_token.expose_secret(),
-            "expirationTimestamp": Timestamp::from(tokens.id_token.expires_at).to_string(),
-        }
-    })
+    crate::cli::exec_credential(
+        tokens.raw_id_token.expose_secret(),
+        tokens.id_token.expires_at,
+    )
 }
 
 /// A cached ID token still valid for a while, or one obtained with the cached refresh
@@ -271,23 +264,12 @@ async fn from_cache(path: &Path, provider: &Provider, now: SystemTime) -> Option
 }
 
 /// Writes the cache with mode 0600 (created so; never widened).
-fn save(path: &Path, tokens: &Tokens) -> Result<(), String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+fn save(path: &Path, tokens: &Tokens) -> Result<(), CliError> {
     let document = json!({
         "id_token": tokens.raw_id_token.expose_secret(),
         "refresh_token": tokens.refresh_token.as_ref().map(SecretString::expose_secret),
     });
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(|error| format!("{}: {error}", temporary.display()))?;
-    file.write_all(document.to_string().as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|error| format!("{}: {error}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|error| format!("{}: {error}", path.display()))
+    // Mode 0600, atomically, never through a link planted where the cache goes.
+    rampart_core::fs::write_private_atomically(path, document.to_string().as_bytes())
+        .map_err(|error| CliError::failed(error.to_string()).context(path.display()))
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use crate::cli::CliError;
 use crate::input::{judge_lines, read_bounded};
 use rampart_authn::{
     Algorithm, ClaimMapping, IdTokenPolicy, IssuerKey, JwkSet, TokenIssuer, UsernamePrefix,
@@ -174,26 +175,24 @@ pub struct KeysArgs {
     keys: Vec<PathBuf>,
 }
 
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|error| error.to_string())
+pub(crate) fn duration(text: &str) -> Result<Duration, CliError> {
+    parse_duration(text).map_err(|error| CliError::failed(error.to_string()))
 }
 
-pub(crate) fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
-}
-
-fn read_document(path: &Path) -> Result<String, String> {
+fn read_document(path: &Path) -> Result<String, CliError> {
     String::from_utf8(read_bounded(path, MAX_DOCUMENT_BYTES)?)
-        .map_err(|_| format!("{}: not UTF-8", path.display()))
+        .map_err(|_| CliError::failed("not UTF-8").context(path.display()))
 }
 
 /// The algorithms named on the command line (`--allowed-algs`).
-pub(crate) fn algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
+pub(crate) fn algorithms(names: &[String]) -> Result<Vec<Algorithm>, CliError> {
     names
         .iter()
         .map(|name| {
-            Algorithm::from_name(name).ok_or(format!("unknown or refused algorithm {name}"))
+            Algorithm::from_name(name).ok_or_else(|| {
+                CliError::failed(format!("unknown or refused algorithm {name}"))
+                    .hint("use ES256, ES384, RS256, PS256, EdDSA …")
+            })
         })
         .collect()
 }
@@ -201,12 +200,12 @@ pub(crate) fn algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
 /// Runs one `rampart oidc` subcommand.
 pub fn run_oidc(command: OidcCommand) -> ExitCode {
     match command {
-        OidcCommand::Verify(args) => verify(&args).unwrap_or_else(|message| fail(&message)),
+        OidcCommand::Verify(args) => crate::cli::finish(verify(&args)),
     }
 }
 
 /// A document from a file, or fetched over https (never plain http).
-fn load(source: &str, ca_file: &Path) -> Result<String, String> {
+fn load(source: &str, ca_file: &Path) -> Result<String, CliError> {
     // Anything URL-shaped goes to the fetcher, which decides what it fetches (https only).
     if !source.contains("://") {
         return read_document(Path::new(source));
@@ -222,10 +221,10 @@ fn load(source: &str, ca_file: &Path) -> Result<String, String> {
     let fetched = runtime
         .block_on(fetcher.get(source))
         .map_err(|error| format!("{source}: {error}"))?;
-    String::from_utf8(fetched.body).map_err(|_| format!("{source}: not UTF-8"))
+    String::from_utf8(fetched.body).map_err(|_| CliError::failed("not UTF-8").context(source))
 }
 
-fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
+fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let fetched_from = args
         .discovery
         .contains("://")
@@ -271,15 +270,15 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
 }
 
 /// Reads a PKCS#8 PEM key and picks its JOSE algorithm from its type.
-fn issuer_key(path: &Path) -> Result<IssuerKey, String> {
+fn issuer_key(path: &Path) -> Result<IssuerKey, CliError> {
     let key = PrivateKey::read_pem_file(path).map_err(|error| error.to_string())?;
     let alg = match key.algorithm() {
         KeyAlgorithm::EcdsaP256 => Algorithm::ES256,
         KeyAlgorithm::Ed25519 => Algorithm::EdDSA,
         KeyAlgorithm::Rsa { .. } => Algorithm::RS256,
-        other => return Err(format!("{other} keys do not sign tokens here")),
+        other => return Err(format!("{other} keys do not sign tokens here").into()),
     };
-    IssuerKey::from_pkcs8(alg, key.pkcs8_der()).map_err(|error| error.to_string())
+    IssuerKey::from_pkcs8(alg, key.pkcs8_der()).map_err(|error| CliError::failed(error.to_string()))
 }
 
 /// An issuer over `keys`: the first active, the rest published as in their overlap window.
@@ -288,7 +287,7 @@ fn issuer(
     keys: &[PathBuf],
     max_ttl: Duration,
     clock: SharedClock,
-) -> Result<TokenIssuer, String> {
+) -> Result<TokenIssuer, CliError> {
     let mut keys = keys.iter().rev().map(|path| issuer_key(path));
     let oldest = keys.next().ok_or("no key")??;
     let issuer =
@@ -319,23 +318,17 @@ pub fn run_token(command: TokenCommand) -> ExitCode {
         )
         .map(|issuer| println!("{}", issuer.discovery())),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => fail(&message),
-    }
+    crate::cli::finish(result.map(|()| ExitCode::SUCCESS))
 }
 
-fn keygen(args: &KeygenArgs) -> Result<(), String> {
+fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
     let algorithm = match args.key_type.as_str() {
         "p256" => KeyAlgorithm::EcdsaP256,
         "ed25519" => KeyAlgorithm::Ed25519,
-        other => return Err(format!("key type {other}: p256 or ed25519")),
+        other => return Err(format!("key type {other}: p256 or ed25519").into()),
     };
     if args.out.exists() {
-        return Err(format!(
-            "{} exists: a key is never overwritten",
-            args.out.display()
-        ));
+        return Err(format!("{} exists: a key is never overwritten", args.out.display()).into());
     }
     let key = PrivateKey::generate(algorithm).map_err(|error| error.to_string())?;
     key.write_pem_file(&args.out)
@@ -344,7 +337,7 @@ fn keygen(args: &KeygenArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn issue(args: &IssueArgs) -> Result<(), String> {
+fn issue(args: &IssueArgs) -> Result<(), CliError> {
     // The maximum lifetime is the requested one: this is an operator's tool.
     let clock: SharedClock = Arc::new(SystemClock);
     let issuer = issuer(
@@ -361,15 +354,10 @@ fn issue(args: &IssueArgs) -> Result<(), String> {
         .mint(&user, &args.audience, args.ttl, None)
         .map_err(|error| error.to_string())?;
     if args.exec_credential {
-        let credential = json!({
-            "apiVersion": "client.authentication.k8s.io/v1",
-            "kind": "ExecCredential",
-            "status": {
-                "token": issued.token,
-                "expirationTimestamp": Timestamp::from(issued.expires_at).to_string(),
-            }
-        });
-        println!("{credential}");
+        println!(
+            "{}",
+            crate::cli::exec_credential(&issued.token, issued.expires_at)
+        );
     } else {
         println!("{}", issued.token);
     }

@@ -13,6 +13,7 @@ use rampart_core::{
 };
 
 use crate::audit::chain_from;
+use crate::cli::CliError;
 
 /// `--audit-dir` and its HMAC key.
 #[derive(Debug, Args)]
@@ -31,12 +32,11 @@ impl AuditArgs {
     ///
     /// # Errors
     /// The trail or its key could not be opened, or the operator cannot be told.
-    pub fn sink(&self) -> Result<Option<(SharedAuditSink, UserInfo)>, String> {
+    pub fn sink(&self) -> Result<Option<(SharedAuditSink, UserInfo)>, CliError> {
         let Some(dir) = &self.audit_dir else {
             return Ok(None);
         };
-        let chain = chain_from(self.audit_hmac_key_file.as_ref())
-            .map_err(|_| "the audit HMAC key cannot be read".to_owned())?;
+        let chain = chain_from(self.audit_hmac_key_file.as_ref())?;
         let config = FileSinkConfig::new(dir)
             .durability(Durability::EveryEvent)
             .chain(chain)
@@ -54,7 +54,7 @@ impl AuditArgs {
         action: Action,
         target: Target,
         details: &[(&str, String)],
-    ) -> Result<(), String> {
+    ) -> Result<(), CliError> {
         let Some((sink, actor)) = self.sink()? else {
             return Ok(());
         };
@@ -64,13 +64,14 @@ impl AuditArgs {
         for (key, value) in details {
             event = event.with_detail(*key, value.clone());
         }
-        sink.record(event).map_err(|error| error.to_string())
+        sink.record(event)
+            .map_err(|error| CliError::unaudited(error.to_string()))
     }
 }
 
 /// The operating-system account running this command, as `unix-uid:N`: the owner of
 /// `/proc/self`, which a process cannot forge.
-fn operator() -> Result<UserInfo, String> {
+fn operator() -> Result<UserInfo, CliError> {
     use std::os::unix::fs::MetadataExt;
     let uid = std::fs::metadata("/proc/self")
         .map(|meta| meta.uid())

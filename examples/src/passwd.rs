@@ -5,6 +5,7 @@
 use std::io::{self, Read};
 use std::process::ExitCode;
 
+use crate::cli::{CliError, Exit};
 use clap::{Args, Subcommand};
 use rampart_authn::{
     HashParams, PasswordContext, PasswordHasher, PasswordPolicy, StoredLimits, Verified,
@@ -87,50 +88,44 @@ pub struct VerifyArgs {
 
 /// Runs one `rampart passwd` subcommand.
 pub fn run(command: PasswdCommand) -> ExitCode {
-    let password = match read_password() {
-        Ok(password) => password,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
-    match command {
+    crate::cli::finish(read_password().and_then(|password| match command {
         PasswdCommand::Hash(args) => hash(&args, &password),
         PasswdCommand::Verify(args) => verify(&args, &password),
         PasswdCommand::Check(args) => check(&args, &password),
-    }
+    }))
 }
 
 /// One line from stdin without its line ending (`\n` or `\r\n`).
-pub(crate) fn read_password() -> Result<SecretString, String> {
+pub(crate) fn read_password() -> Result<SecretString, CliError> {
     let mut raw = Zeroizing::new(Vec::new());
     io::stdin()
         .take(MAX_STDIN + 1)
         .read_to_end(&mut raw)
-        .map_err(|error| format!("reading stdin: {error}"))?;
+        .map_err(|error| CliError::failed(format!("reading stdin: {error}")))?;
     if raw.len() as u64 > MAX_STDIN {
-        return Err(format!(
+        return Err(CliError::failed(format!(
             "the password on stdin is longer than {MAX_STDIN} bytes"
-        ));
+        )));
     }
     let line = raw.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line).map_err(|_| "the password is not UTF-8".to_owned())?;
+    let text =
+        std::str::from_utf8(line).map_err(|_| CliError::failed("the password is not UTF-8"))?;
     if text.is_empty() {
-        return Err("no password on stdin".to_owned());
+        return Err(CliError::failed("no password on stdin")
+            .hint("write the password as one line to standard input"));
     }
     Ok(SecretString::from(text))
 }
 
-fn policy(args: &RuleArgs) -> Result<PasswordPolicy, ExitCode> {
+fn policy(args: &RuleArgs) -> Result<PasswordPolicy, CliError> {
     let mut builder = PasswordPolicy::builder().min_chars(args.min_chars);
     if let Some(service) = &args.service {
         builder = builder.service_name(service);
     }
-    builder.build().map_err(|error| {
-        eprintln!("error: {error}");
-        ExitCode::from(2)
-    })
+    builder
+        .build()
+        .map_err(|error| CliError::failed(error.to_string()))
 }
 
 /// The policy verdict as one JSON object (`accepted`, `reasons[{code, message}]`).
@@ -138,7 +133,7 @@ fn judge(
     args: &RuleArgs,
     username: Option<&str>,
     password: &SecretString,
-) -> Result<(bool, serde_json::Value), ExitCode> {
+) -> Result<(bool, serde_json::Value), CliError> {
     let policy = policy(args)?;
     let context = PasswordContext {
         username,
@@ -158,29 +153,23 @@ fn judge(
     Ok((reasons.is_empty(), verdict))
 }
 
-fn check(args: &PolicyArgs, password: &SecretString) -> ExitCode {
-    match judge(&args.rules, args.username.as_deref(), password) {
-        Ok((accepted, verdict)) => {
-            println!("{verdict}");
-            if accepted {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Err(code) => code,
-    }
+fn check(args: &PolicyArgs, password: &SecretString) -> Result<ExitCode, CliError> {
+    let (accepted, verdict) = judge(&args.rules, args.username.as_deref(), password)?;
+    println!("{verdict}");
+    Ok(if accepted {
+        ExitCode::SUCCESS
+    } else {
+        Exit::Refused.into()
+    })
 }
 
 /// Prints only the PHC string on success, so `$(rampart passwd hash)` captures it.
-fn hash(args: &HashArgs, password: &SecretString) -> ExitCode {
-    match new_hash(&args.new, args.username.as_deref(), password) {
-        Ok(phc) => {
-            println!("{phc}");
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+fn hash(args: &HashArgs, password: &SecretString) -> Result<ExitCode, CliError> {
+    println!(
+        "{}",
+        new_hash(&args.new, args.username.as_deref(), password)?
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Judges a new password (unless `--skip-policy`) and hashes it. A refusal prints the
@@ -189,12 +178,13 @@ pub(crate) fn new_hash(
     args: &NewPasswordArgs,
     username: Option<&str>,
     password: &SecretString,
-) -> Result<String, ExitCode> {
+) -> Result<String, CliError> {
     if !args.skip_policy {
         let (accepted, verdict) = judge(&args.rules, username, password)?;
         if !accepted {
+            // The verdict is the whole answer on stderr: scripts read it as JSON.
             eprintln!("{verdict}");
-            return Err(ExitCode::from(1));
+            return Err(CliError::refused_as_printed());
         }
     }
     HashParams::builder()
@@ -204,26 +194,16 @@ pub(crate) fn new_hash(
         .build()
         .and_then(|params| PasswordHasher::new(params, StoredLimits::default()))
         .and_then(|hasher| hasher.hash(password))
-        .map_err(|error| {
-            eprintln!("error: {error}");
-            ExitCode::from(2)
-        })
+        .map_err(|error| CliError::failed(error.to_string()))
 }
 
-fn verify(args: &VerifyArgs, password: &SecretString) -> ExitCode {
-    let hasher = match PasswordHasher::new(HashParams::DEFAULT, StoredLimits::default()) {
-        Ok(hasher) => hasher,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
+/// Exit 0 on a match, 1 on a mismatch or a hash that cannot be used.
+fn verify(args: &VerifyArgs, password: &SecretString) -> Result<ExitCode, CliError> {
+    let hasher = PasswordHasher::new(HashParams::DEFAULT, StoredLimits::default())
+        .map_err(|error| CliError::failed(error.to_string()))?;
     match hasher.verify(password, &args.hash) {
-        Ok(Verified::Mismatch) => ExitCode::from(1),
-        Ok(_) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(1)
-        }
+        Ok(Verified::Mismatch) => Ok(Exit::Refused.into()),
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(error) => Err(CliError::refused(error.to_string())),
     }
 }

@@ -21,8 +21,9 @@ use rampart_authn::{
 use rampart_core::{Clock, FixedClock, SharedClock, SystemClock, Timestamp};
 use serde_json::json;
 
+use crate::cli::CliError;
 use crate::input::{judge_lines, read_bounded};
-use crate::oidc::{MappingArgs, fail};
+use crate::oidc::MappingArgs;
 
 /// The largest PEM file read (a key or a certificate).
 const MAX_PEM_BYTES: u64 = 64 * 1024;
@@ -123,30 +124,32 @@ pub fn run(command: SamlCommand) -> ExitCode {
         SamlCommand::SpMetadata(args) => sp_metadata(&args),
         SamlCommand::AuthnRequest(args) => authn_request(&args),
     };
-    result.unwrap_or_else(|message| fail(&message))
+    crate::cli::finish(result)
 }
 
-fn idp(path: &Path) -> Result<IdpMetadata, String> {
+fn idp(path: &Path) -> Result<IdpMetadata, CliError> {
     let bytes = read_bounded(path, MAX_METADATA_BYTES as u64)?;
-    let xml = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
-    IdpMetadata::parse(&xml).map_err(|error| format!("{}: {error}", path.display()))
+    let xml = String::from_utf8(bytes)
+        .map_err(|_| CliError::failed("not UTF-8").context(path.display()))?;
+    IdpMetadata::parse(&xml)
+        .map_err(|error| CliError::failed(error.to_string()).context(path.display()))
 }
 
-fn sp_key(path: &Path) -> Result<SpKey, String> {
+fn sp_key(path: &Path) -> Result<SpKey, CliError> {
     SpKey::from_pem(&read_bounded(path, MAX_PEM_BYTES)?)
-        .map_err(|error| format!("{}: {error}", path.display()))
+        .map_err(|error| CliError::failed(error.to_string()).context(path.display()))
 }
 
 fn service_provider(
     idp_path: &Path,
     sp: &SpArgs,
     clock: SharedClock,
-) -> Result<ServiceProvider, String> {
+) -> Result<ServiceProvider, CliError> {
     ServiceProvider::new(&sp.sp_entity_id, &sp.acs_url, idp(idp_path)?, clock)
-        .map_err(|error| error.to_string())
+        .map_err(|error| CliError::failed(error.to_string()))
 }
 
-fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
+fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let clock: SharedClock = match &args.now {
         Some(text) => Arc::new(FixedClock(
             text.parse::<Timestamp>()
@@ -182,7 +185,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn sp_metadata(args: &SpMetadataArgs) -> Result<ExitCode, String> {
+fn sp_metadata(args: &SpMetadataArgs) -> Result<ExitCode, CliError> {
     let mut metadata = rampart_authn::SpMetadata::new(&args.sp.sp_entity_id, &args.sp.acs_url);
     if let Some(path) = &args.sp_cert {
         let pem = read_bounded(path, MAX_PEM_BYTES)?;
@@ -203,7 +206,7 @@ fn sp_metadata(args: &SpMetadataArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn authn_request(args: &AuthnRequestArgs) -> Result<ExitCode, String> {
+fn authn_request(args: &AuthnRequestArgs) -> Result<ExitCode, CliError> {
     let mut sp = service_provider(&args.idp_metadata, &args.sp, SystemClock::shared())?;
     if let Some(path) = &args.sign_with {
         sp = sp.with_key(sp_key(path)?, true);

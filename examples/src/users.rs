@@ -2,8 +2,8 @@
 //! reads (AC-2). Passwords come from standard input only and are judged by the same policy
 //! as `rampart passwd hash`. Every change can be recorded in an audit trail (AC-2(4)).
 //!
-//! Exit codes: 0 done; 1 refused (policy, no such account, name taken); 2 usage, I/O or
-//! store errors; 3 the change was made but its audit record could not be written.
+//! Exit codes: the table of [`crate::cli::EXIT_CODES`] (1: policy, no such account, name
+//! taken; 3: the change was made but its audit record could not be written).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ use rampart_authn::{
 };
 use rampart_core::{Clock, SecretString, SystemClock, Timestamp};
 
+use crate::cli::CliError;
 use crate::operator_audit::AuditArgs;
 use crate::passwd::{NewPasswordArgs, new_hash, read_password};
 
@@ -96,16 +97,16 @@ pub fn run(command: UsersCommand) -> ExitCode {
         UsersCommand::List(args) => list(&args),
         UsersCommand::Delete(args) => delete(&args),
     };
-    result.unwrap_or_else(|code| code)
+    crate::cli::finish(result)
 }
 
 /// Opens the accounts file; with an audit trail configured, through an
 /// [`AuditedStore`] that records every change as the operator running the command. The
 /// file store's futures complete at once and the audited store's wait for one durable
 /// event, so a tiny executor (`futures_executor::block_on`) drives them.
-fn open(args: &FileArgs) -> Result<Box<dyn AccountStore>, ExitCode> {
-    let store = FileStore::open(&args.file).map_err(|error| fail(2, &error.to_string()))?;
-    match args.audit.sink().map_err(|message| fail(2, &message))? {
+fn open(args: &FileArgs) -> Result<Box<dyn AccountStore>, CliError> {
+    let store = FileStore::open(&args.file)?;
+    match args.audit.sink()? {
         None => Ok(Box::new(store)),
         Some((sink, actor)) => Ok(Box::new(AuditedStore::new(
             store,
@@ -116,42 +117,40 @@ fn open(args: &FileArgs) -> Result<Box<dyn AccountStore>, ExitCode> {
     }
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(code)
-}
-
-/// A refusal (no such account, name taken, a reserved name) is 1; a change made but not
-/// audited is 3; anything else is 2.
-fn refused(error: &StoreError) -> ExitCode {
-    match error {
-        StoreError::NotFound
-        | StoreError::AlreadyExists
-        | StoreError::Invalid(AccountError::ReservedUsername | AccountError::ReservedGroup(_)) => {
-            fail(1, &error.to_string())
+/// A store error as the exit-code table reads it: a refusal (no such account, name taken,
+/// a reserved name) is 1, a change made but not audited 3, anything else 2.
+impl From<StoreError> for CliError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => CliError::refused(error.to_string())
+                .hint("list the accounts with `rampart users list`"),
+            StoreError::AlreadyExists
+            | StoreError::Invalid(
+                AccountError::ReservedUsername | AccountError::ReservedGroup(_),
+            ) => CliError::refused(error.to_string()),
+            StoreError::Unaudited => CliError::unaudited(
+                "the account was changed but the audit record failed; the trail is missing it",
+            )
+            .hint("check the trail's disk, then record the change by hand"),
+            _ => CliError::failed(error.to_string()),
         }
-        StoreError::Unaudited => fail(
-            3,
-            "the account was changed but the audit record failed; the trail is missing it",
-        ),
-        _ => fail(2, &error.to_string()),
     }
 }
 
-fn password_for(args: &NewPasswordArgs, username: &str) -> Result<String, ExitCode> {
-    let password: SecretString = read_password().map_err(|message| fail(2, &message))?;
+fn password_for(args: &NewPasswordArgs, username: &str) -> Result<String, CliError> {
+    let password: SecretString = read_password()?;
     new_hash(args, Some(username), &password)
 }
 
 /// The account `add` creates, its names checked by the library's rules before any
 /// password is read.
-fn new_account(args: &AddArgs) -> Result<Account, ExitCode> {
+fn new_account(args: &AddArgs) -> Result<Account, CliError> {
     let reserved = if args.allow_system_groups {
         ReservedGroups::Allow
     } else {
         ReservedGroups::Refuse
     };
-    let invalid = |error: AccountError| refused(&StoreError::Invalid(error));
+    let invalid = |error: AccountError| CliError::from(StoreError::Invalid(error));
     let mut account = Account::new(&args.account.username, String::new(), SystemClock.now())
         .map_err(invalid)?
         .with_groups(args.groups.clone(), reserved)
@@ -163,41 +162,37 @@ fn new_account(args: &AddArgs) -> Result<Account, ExitCode> {
     Ok(account)
 }
 
-fn add(args: &AddArgs) -> Result<ExitCode, ExitCode> {
+fn add(args: &AddArgs) -> Result<ExitCode, CliError> {
     let mut account = new_account(args)?;
     let store = open(&args.account.file)?;
     account.password_hash = password_for(&args.password, &account.username)?;
     account.password_changed_at = SystemClock.now();
-    futures_executor::block_on(store.insert(account.clone())).map_err(|e| refused(&e))?;
+    futures_executor::block_on(store.insert(account.clone()))?;
     println!("{}", summary(&account));
     Ok(ExitCode::SUCCESS)
 }
 
-fn delete(args: &NameArgs) -> Result<ExitCode, ExitCode> {
+fn delete(args: &NameArgs) -> Result<ExitCode, CliError> {
     let store = open(&args.file)?;
-    futures_executor::block_on(store.delete(&args.username)).map_err(|e| refused(&e))?;
+    futures_executor::block_on(store.delete(&args.username))?;
     println!("{}", serde_json::json!({"deleted": args.username}));
     Ok(ExitCode::SUCCESS)
 }
 
-fn set_disabled(args: &NameArgs, disabled: bool) -> Result<ExitCode, ExitCode> {
+fn set_disabled(args: &NameArgs, disabled: bool) -> Result<ExitCode, CliError> {
     let store = open(&args.file)?;
     let change = Box::new(move |account: &mut Account| account.disabled = disabled);
-    let account = futures_executor::block_on(store.modify(&args.username, change))
-        .map_err(|e| refused(&e))?;
+    let account = futures_executor::block_on(store.modify(&args.username, change))?;
     println!("{}", summary(&account));
     Ok(ExitCode::SUCCESS)
 }
 
-fn set_password(args: &SetPasswordArgs) -> Result<ExitCode, ExitCode> {
+fn set_password(args: &SetPasswordArgs) -> Result<ExitCode, CliError> {
     let NameArgs { file, username } = &args.account;
     let store = open(file)?;
     // Refuse an unknown name before reading and hashing a password for it.
-    if futures_executor::block_on(store.get(username))
-        .map_err(|e| refused(&e))?
-        .is_none()
-    {
-        return Err(refused(&StoreError::NotFound));
+    if futures_executor::block_on(store.get(username))?.is_none() {
+        return Err(StoreError::NotFound.into());
     }
     let password_hash = password_for(&args.password, username)?;
     let now = SystemClock.now();
@@ -207,15 +202,14 @@ fn set_password(args: &SetPasswordArgs) -> Result<ExitCode, ExitCode> {
         account.password_changed_at = now;
         account.must_change = must_change;
     });
-    let account =
-        futures_executor::block_on(store.modify(username, change)).map_err(|e| refused(&e))?;
+    let account = futures_executor::block_on(store.modify(username, change))?;
     println!("{}", summary(&account));
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(args: &FileArgs) -> Result<ExitCode, ExitCode> {
+fn list(args: &FileArgs) -> Result<ExitCode, CliError> {
     let store = open(args)?;
-    let accounts = futures_executor::block_on(store.list()).map_err(|e| refused(&e))?;
+    let accounts = futures_executor::block_on(store.list())?;
     for account in &accounts {
         println!("{}", summary(account));
     }

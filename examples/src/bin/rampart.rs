@@ -8,6 +8,7 @@ use rampart_core::CATALOGUE;
 use rampart_examples::audit::{self, AuditCommand};
 use rampart_examples::authz::{self, AuthzCommand};
 use rampart_examples::certs::{self, CertsCommand};
+use rampart_examples::cli::EXIT_CODES;
 use rampart_examples::login::{self, LoginArgs};
 use rampart_examples::oidc::{self, OidcCommand, TokenCommand};
 use rampart_examples::passwd::{self, PasswdCommand};
@@ -16,7 +17,7 @@ use rampart_examples::users::{self, UsersCommand};
 
 /// Access-control building blocks for Kubernetes, at the level FedRAMP asks for.
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about, long_about = None)]
+#[command(name = "rampart", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
