@@ -66,17 +66,42 @@ pub enum KeyProblem {
     /// The system RNG failed while generating a key.
     #[error("key generation failed")]
     Generation,
+    /// The key could not be handed to jsonwebtoken in the form it reads.
+    #[error("the key cannot be prepared for signing")]
+    Encoding,
 }
 
+/// The kind of key: ring checks it when it is loaded (and its public half is read for the
+/// JWK); signing is jsonwebtoken's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pair {
-    Es256(ring_sig::EcdsaKeyPair),
-    Rs256(ring_sig::RsaKeyPair),
-    EdDsa(ring_sig::Ed25519KeyPair),
+    Es256,
+    Rs256,
+    EdDsa,
 }
 
-/// One signing key: its pair, its public JWK and thumbprint.
+/// The private key as jsonwebtoken's providers read it: PKCS#8 for EC and Ed25519, the
+/// PKCS#1 key inside the PKCS#8 for RSA (what its own PEM reader produces).
+fn encoding_key(pair: &Pair, pkcs8: &[u8]) -> Result<jsonwebtoken::EncodingKey, IssueError> {
+    match pair {
+        Pair::Es256 => Ok(jsonwebtoken::EncodingKey::from_ec_der(pkcs8)),
+        Pair::EdDsa => Ok(jsonwebtoken::EncodingKey::from_ed_der(pkcs8)),
+        Pair::Rs256 => {
+            let pem = zeroize::Zeroizing::new(format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                base64::engine::general_purpose::STANDARD.encode(pkcs8)
+            ));
+            jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+                .map_err(|_| IssueError::Key(KeyProblem::Encoding))
+        }
+    }
+}
+
+/// One signing key: the key jsonwebtoken signs with, its public JWK and thumbprint.
 pub struct IssuerKey {
     pair: Pair,
+    /// The same private key in the form jsonwebtoken's providers read.
+    encoding: jsonwebtoken::EncodingKey,
     kid: String,
     jwk: Value,
 }
@@ -138,20 +163,20 @@ impl IssuerKey {
                     point.get(33..65).unwrap_or_default(),
                 );
                 let jwk = json!({"crv": "P-256", "kty": "EC", "x": b64(x), "y": b64(y)});
-                (Pair::Es256(pair), jwk)
+                (Pair::Es256, jwk)
             }
             Algorithm::RS256 => {
                 let pair = ring_sig::RsaKeyPair::from_pkcs8(pkcs8).map_err(unfit)?;
                 let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
                 let jwk = json!({"e": b64(&components.e), "kty": "RSA", "n": b64(&components.n)});
-                (Pair::Rs256(pair), jwk)
+                (Pair::Rs256, jwk)
             }
             Algorithm::EdDSA | Algorithm::Ed25519 => {
                 let pair =
                     ring_sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(unfit)?;
                 let jwk =
                     json!({"crv": "Ed25519", "kty": "OKP", "x": b64(pair.public_key().as_ref())});
-                (Pair::EdDsa(pair), jwk)
+                (Pair::EdDsa, jwk)
             }
             other => return Err(IssueError::Key(KeyProblem::NotOffered(other))),
         };
@@ -165,7 +190,13 @@ impl IssuerKey {
             members.insert("alg".into(), Value::String(alg.name().into()));
             members.insert("use".into(), Value::String("sig".into()));
         }
-        Ok(IssuerKey { pair, kid, jwk })
+        let encoding = encoding_key(&pair, pkcs8)?;
+        Ok(IssuerKey {
+            pair,
+            encoding,
+            kid,
+            jwk,
+        })
     }
 
     /// The key id (RFC 7638 thumbprint).
@@ -176,9 +207,9 @@ impl IssuerKey {
     /// The algorithm this key signs with.
     pub fn algorithm(&self) -> Algorithm {
         match self.pair {
-            Pair::Es256(_) => Algorithm::ES256,
-            Pair::Rs256(_) => Algorithm::RS256,
-            Pair::EdDsa(_) => Algorithm::EdDSA,
+            Pair::Es256 => Algorithm::ES256,
+            Pair::Rs256 => Algorithm::RS256,
+            Pair::EdDsa => Algorithm::EdDSA,
         }
     }
 
@@ -187,20 +218,12 @@ impl IssuerKey {
         &self.jwk
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IssueError> {
-        let rng = SystemRandom::new();
-        match &self.pair {
-            Pair::Es256(pair) => pair
-                .sign(&rng, message)
-                .map(|sig| sig.as_ref().to_vec())
-                .map_err(|_| IssueError::Signing),
-            Pair::Rs256(pair) => {
-                let mut signature = vec![0; pair.public().modulus_len()];
-                pair.sign(&ring_sig::RSA_PKCS1_SHA256, &rng, message, &mut signature)
-                    .map_err(|_| IssueError::Signing)?;
-                Ok(signature)
-            }
-            Pair::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+    /// The JWS algorithm as jsonwebtoken names it.
+    fn jws_algorithm(&self) -> jsonwebtoken::Algorithm {
+        match self.pair {
+            Pair::Es256 => jsonwebtoken::Algorithm::ES256,
+            Pair::Rs256 => jsonwebtoken::Algorithm::RS256,
+            Pair::EdDsa => jsonwebtoken::Algorithm::EdDSA,
         }
     }
 }
@@ -348,13 +371,14 @@ impl TokenIssuer {
         }
         let ring = self.ring();
         let key = &ring.active;
-        let header = json!({"alg": key.algorithm().name(), "kid": key.kid, "typ": "JWT"});
-        let signing_input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let signature = key.sign(signing_input.as_bytes())?;
+        let mut header = jsonwebtoken::Header::new(key.jws_algorithm());
+        header.kid = Some(key.kid.clone());
+        header.typ = Some("JWT".to_owned());
+        // Signed by jsonwebtoken, through rampart's ring provider unless the process chose
+        // another before.
+        crate::jwt_ring::install_jsonwebtoken_provider();
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+            .map_err(|_| IssueError::Signing)?;
         let expires_at = SystemTime::UNIX_EPOCH
             .checked_add(Duration::from_secs(iat.saturating_add(ttl.as_secs())))
             .unwrap_or(now);
@@ -367,10 +391,7 @@ impl TokenIssuer {
                 .with_detail("expires_at", Timestamp::from(expires_at).to_string());
             sink.record(event).map_err(|_| IssueError::Unaudited)?;
         }
-        Ok(IssuedToken {
-            token: format!("{signing_input}.{}", b64(&signature)),
-            expires_at,
-        })
+        Ok(IssuedToken { token, expires_at })
     }
 
     /// Makes `next` the signing key. The previous key stays in the JWKS until every token

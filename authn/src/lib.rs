@@ -10,6 +10,7 @@ mod file_store;
 mod id_token;
 mod issuer;
 mod jose;
+mod jwt_ring;
 mod local;
 #[cfg(feature = "fetch")]
 mod login;
@@ -44,6 +45,7 @@ pub use issuer::{
     IssueError, IssuedToken, IssuerKey, KeyProblem, MAX_TOKEN_TTL, TokenIssuer, jwks_from_value,
 };
 pub use jose::{Algorithm, Jwk, JwkSet, PublicKey, TokenError, VerifiedJws, verify_compact};
+pub use jwt_ring::{RING_PROVIDER, install_jsonwebtoken_provider};
 pub use local::{LocalAuthenticator, LocalStats, MUST_CHANGE_PASSWORD};
 #[cfg(feature = "fetch")]
 pub use login::{Client, LoginError, LoginRequest, Tokens, pkce_challenge, refresh};
