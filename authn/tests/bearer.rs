@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::authentication::v1::TokenReview;
+use rampart_authn::oidc::{Algorithm, ClaimMapping, JwkSet, UsernamePrefix, jwks_from_value};
+use rampart_authn::token::{TokenFileError, TokenReviewError};
 use rampart_authn::{
-    Algorithm, ClaimMapping, IdTokenPolicy, IssuerKey, JwkSet, OidcAuthenticator, StaticTokens,
-    TokenFileError, TokenIssuer, TokenReviewError, UsernamePrefix, jwks_from_value, review_token,
+    IdTokenPolicy, IssuerKey, OidcAuthenticator, StaticTokens, TokenIssuer, review_token,
 };
 use rampart_core::{
     Audited, Authenticator, AuthnError, BearerToken, ManualClock, MemorySink, RequestContext,

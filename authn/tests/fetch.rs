@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rampart_authn::{
-    Algorithm, CachePolicy, ClaimMapping, FetchError, HttpsFetcher, IdTokenPolicy, IssuerKey,
-    JwksCache, OidcAuthenticator, TokenIssuer, UsernamePrefix, discover,
+use rampart_authn::oidc::{
+    Algorithm, CachePolicy, ClaimMapping, FetchError, HttpsFetcher, JwksCache, UsernamePrefix,
+    discover,
 };
+use rampart_authn::{IdTokenPolicy, IssuerKey, OidcAuthenticator, TokenIssuer};
 use rampart_core::{
     Authenticator, AuthnError, BearerToken, Clock, ManualClock, RequestContext, SecretString,
     SharedClock, SystemClock, UserInfo,
@@ -412,7 +413,7 @@ fn form_value(form: &str, name: &str) -> Option<String> {
 /// started here.
 #[test]
 fn the_code_flow_with_pkce_state_and_nonce_logs_in_and_refreshes() {
-    use rampart_authn::{Client, LoginError, LoginRequest, pkce_challenge, refresh};
+    use rampart_authn::oidc::{Client, LoginError, LoginRequest, pkce_challenge, refresh};
 
     let setup = setup("code-flow");
     let clock: SharedClock = Arc::new(SystemClock);
@@ -425,7 +426,7 @@ fn the_code_flow_with_pkce_state_and_nonce_logs_in_and_refreshes() {
         )
         .unwrap(),
     );
-    let keys = rampart_authn::jwks_from_value(&issuer.jwks()).unwrap();
+    let keys = rampart_authn::oidc::jwks_from_value(&issuer.jwks()).unwrap();
     let client = Client {
         client_id: "rampart-cli".into(),
         client_secret: Some(SecretString::from("s3cret")),
@@ -521,7 +522,7 @@ fn the_code_flow_with_pkce_state_and_nonce_logs_in_and_refreshes() {
         *granted.lock().unwrap() = Some(("code-456".into(), form_value(&mixed_query, "code_challenge").unwrap(), "some-other-nonce".into()));
         let mixed_state = form_value(&mixed_query, "state").unwrap();
         let error = mixed.finish(&client, &format!("code=code-456&state={mixed_state}"), &setup.fetcher, &policy, &keys, SystemClock.now()).await.unwrap_err();
-        assert!(matches!(error, LoginError::Token(rampart_authn::TokenError::Claim(why)) if why.contains("nonce")));
+        assert!(matches!(error, LoginError::Token(rampart_authn::oidc::TokenError::Claim(why)) if why.contains("nonce")));
     });
 }
 

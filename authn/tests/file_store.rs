@@ -15,7 +15,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use rampart_authn::{Account, AccountStore, FileStore, StoreError, parse_accounts};
+use rampart_authn::password::parse_accounts;
+use rampart_authn::{Account, AccountStore, FileStore, StoreError};
 
 fn account(username: &str) -> Account {
     Account {
@@ -297,7 +298,7 @@ fn nanosecond_times_read_as_microseconds_so_round_trips_are_exact() {
         123_456_000
     );
     assert_eq!(
-        parse_accounts(&rampart_authn::render_accounts(&accounts).unwrap()).unwrap(),
+        parse_accounts(&rampart_authn::password::render_accounts(&accounts).unwrap()).unwrap(),
         accounts
     );
 }

@@ -11,7 +11,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use rampart_authn::{HashParams, PasswordHasher, StoredLimits, Verified};
+use rampart_authn::PasswordHasher;
+use rampart_authn::password::{HashParams, StoredLimits, Verified};
 use rampart_core::SecretString;
 
 fn hasher() -> PasswordHasher {

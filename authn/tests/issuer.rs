@@ -12,10 +12,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_authn::{
-    Algorithm, ClaimMapping, IdTokenPolicy, IssueError, IssuerKey, TokenIssuer, UsernamePrefix,
-    jwks_from_value,
-};
+use rampart_authn::oidc::{Algorithm, ClaimMapping, IssueError, UsernamePrefix, jwks_from_value};
+use rampart_authn::{IdTokenPolicy, IssuerKey, TokenIssuer};
 use rampart_core::{Clock, ManualClock, SystemClock, UserInfo};
 use serde_json::Value;
 
@@ -289,7 +287,7 @@ fn the_maximum_lifetime_is_bounded_at_construction() {
     for bad in [
         Duration::MAX,
         Duration::ZERO,
-        rampart_authn::MAX_TOKEN_TTL + Duration::from_secs(1),
+        rampart_authn::oidc::MAX_TOKEN_TTL + Duration::from_secs(1),
     ] {
         assert!(
             matches!(
@@ -299,10 +297,11 @@ fn the_maximum_lifetime_is_bounded_at_construction() {
             "{bad:?}"
         );
     }
-    let issuer = TokenIssuer::new(ISSUER, key(), rampart_authn::MAX_TOKEN_TTL, clock).unwrap();
+    let issuer =
+        TokenIssuer::new(ISSUER, key(), rampart_authn::oidc::MAX_TOKEN_TTL, clock).unwrap();
     assert!(
         issuer
-            .mint(&alice(), AUDIENCE, rampart_authn::MAX_TOKEN_TTL, None)
+            .mint(&alice(), AUDIENCE, rampart_authn::oidc::MAX_TOKEN_TTL, None)
             .is_ok()
     );
 }

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::jwk::JwkSet as JwtJwkSet;
 use jsonwebtoken::{Algorithm as JwtAlgorithm, DecodingKey, Validation};
-use rampart_authn::{Algorithm, IdTokenPolicy, JwkSet, install_jsonwebtoken_provider};
+use rampart_authn::IdTokenPolicy;
+use rampart_authn::oidc::{Algorithm, JwkSet, install_jsonwebtoken_provider};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oidc");

@@ -11,10 +11,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rampart_authn::{
-    Account, AccountChange, AccountStore, HashError, HashParams, LocalAuthenticator,
-    MUST_CHANGE_PASSWORD, MemoryStore, PasswordHasher, StoreError, StoreFuture, StoredLimits,
+use rampart_authn::password::{
+    AccountChange, HashError, HashParams, MUST_CHANGE_PASSWORD, StoreFuture, StoredLimits,
     disable_inactive,
+};
+use rampart_authn::{
+    Account, AccountStore, LocalAuthenticator, MemoryStore, PasswordHasher, StoreError,
 };
 use rampart_core::{
     Authenticator, AuthnError, ManualClock, PasswordCredential, RequestContext, SecretString,
@@ -429,7 +431,7 @@ async fn an_oversized_password_is_refused_before_any_normalisation_or_hashing() 
         assert_eq!(result, Err(AuthnError::InvalidCredentials), "{name}");
     }
     assert_eq!(auth.stats().verifications(), 0, "no argon2 work was done");
-    let at_limit = "a".repeat(rampart_authn::MAX_PASSWORD_BYTES);
+    let at_limit = "a".repeat(rampart_authn::password::MAX_PASSWORD_BYTES);
     assert_eq!(
         auth.authenticate(&login("alice", &at_limit), &context)
             .await,

@@ -12,8 +12,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use rampart_authn::{
-    Algorithm, ClaimMapping, IdTokenPolicy, JwkSet, TokenError, UsernamePrefix, verify_compact,
+use rampart_authn::IdTokenPolicy;
+use rampart_authn::oidc::{
+    Algorithm, ClaimMapping, JwkSet, TokenError, UsernamePrefix, verify_compact,
 };
 use serde_json::Value;
 

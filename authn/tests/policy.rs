@@ -8,8 +8,9 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use rampart_authn::{
-    Blocklist, ContextWord, PasswordContext, PasswordPolicy, PolicyViolation, Rejection,
+use rampart_authn::PasswordPolicy;
+use rampart_authn::password::{
+    Blocklist, ContextWord, PasswordContext, PolicyViolation, Rejection,
 };
 use rampart_core::SecretString;
 

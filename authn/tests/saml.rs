@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use rampart_authn::{
-    ClaimMapping, DecryptionPolicy, IdpMetadata, SamlAuthenticator, SamlError, ServiceProvider,
-    SpKey, UsernamePrefix,
-};
+use rampart_authn::oidc::{ClaimMapping, UsernamePrefix};
+use rampart_authn::saml::SamlError;
+use rampart_authn::saml::{DecryptionPolicy, IdpMetadata, SpKey};
+use rampart_authn::{SamlAuthenticator, ServiceProvider};
 use rampart_core::{
     Authenticator, AuthnError, ManualClock, RequestContext, SamlPostResponse, Timestamp,
 };
@@ -393,7 +393,7 @@ fn hostile_or_stale_metadata_is_refused() {
         Err(SamlError::Metadata(_))
     ));
     assert!(matches!(
-        IdpMetadata::parse(&"x".repeat(rampart_authn::MAX_METADATA_BYTES + 1)),
+        IdpMetadata::parse(&"x".repeat(rampart_authn::saml::MAX_METADATA_BYTES + 1)),
         Err(SamlError::TooLarge { .. })
     ));
     // Metadata past its validUntil stops every login.

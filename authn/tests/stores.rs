@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rampart_authn::{Account, AccountStore, FileStore, MemoryStore, StoreError, disable_inactive};
+use rampart_authn::password::disable_inactive;
+use rampart_authn::{Account, AccountStore, FileStore, MemoryStore, StoreError};
 
 fn at(micros: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_micros(micros)
@@ -404,7 +405,8 @@ mod postgres {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
-    use rampart_authn::{PgConnectOptions, PgSslMode, SqlStore};
+    use rampart_authn::SqlStore;
+    use rampart_authn::password::{PgConnectOptions, PgSslMode};
 
     use super::*;
 

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use rampart_authn::{
-    Account, AccountStore, Blocklist, HashMemory, HashParams, LocalAuthenticator, MemoryStore, PasswordContext, PasswordHasher,
-    PasswordPolicy, StoredLimits,
-};
+use rampart_authn::{Account, AccountStore, LocalAuthenticator, MemoryStore, PasswordHasher, PasswordPolicy};
+use rampart_authn::password::{Blocklist, HashMemory, HashParams, PasswordContext, StoredLimits};
 use rampart_core::{Authenticator, PasswordCredential, RequestContext, SecretString, SystemClock};
 
 fn verify(c: &mut Criterion) {
@@ -113,7 +111,8 @@ criterion_main!(authn);
 /// ID-token verification beside the raw ring verification of the same token's signature
 /// (the goal: ≤ 1.15× the raw cost, JWKS already in memory).
 fn id_tokens(c: &mut Criterion) {
-    use rampart_authn::{Algorithm, IdTokenPolicy, JwkSet};
+    use rampart_authn::IdTokenPolicy;
+use rampart_authn::oidc::{Algorithm, JwkSet};
     use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../authn/tests/fixtures/oidc");
     let tokens: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/tokens.json")).unwrap()).unwrap();
@@ -156,7 +155,8 @@ fn id_tokens(c: &mut Criterion) {
 /// replay cache and the pending request never refuse; their cost is in the measurement.
 fn saml(c: &mut Criterion) {
     use criterion::BatchSize;
-    use rampart_authn::{IdpMetadata, ServiceProvider, SpKey};
+    use rampart_authn::ServiceProvider;
+use rampart_authn::saml::{IdpMetadata, SpKey};
     use rampart_core::{FixedClock, Timestamp};
     use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../authn/tests/fixtures/saml");

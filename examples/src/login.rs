@@ -14,9 +14,8 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use rampart_authn::{
-    Client, HttpsFetcher, IdTokenPolicy, JwkSet, LoginRequest, Tokens, discover, refresh,
-};
+use rampart_authn::IdTokenPolicy;
+use rampart_authn::oidc::{Client, HttpsFetcher, JwkSet, LoginRequest, Tokens, discover, refresh};
 use rampart_core::{Clock, SecretString, SystemClock};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

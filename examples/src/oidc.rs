@@ -16,9 +16,8 @@ use clap::{Args, Subcommand};
 
 use crate::cli::CliError;
 use crate::input::{judge_lines, read_bounded};
-use rampart_authn::{
-    Algorithm, ClaimMapping, IdTokenPolicy, IssuerKey, JwkSet, TokenIssuer, UsernamePrefix,
-};
+use rampart_authn::oidc::{Algorithm, ClaimMapping, JwkSet, UsernamePrefix};
+use rampart_authn::{IdTokenPolicy, IssuerKey, TokenIssuer};
 use rampart_certs::{KeyAlgorithm, PrivateKey, parse_duration};
 use rampart_core::{Clock, SharedClock, SystemClock, Timestamp, UserInfo};
 use serde_json::json;
@@ -213,7 +212,8 @@ fn load(source: &str, ca_file: &Path) -> Result<String, CliError> {
     let bundle = read_bounded(ca_file, MAX_CA_BUNDLE_BYTES)?;
     let roots = rampart_certs::certificates_from_pem(&bundle)
         .map_err(|error| format!("{}: {error}", ca_file.display()))?;
-    let fetcher = rampart_authn::HttpsFetcher::new(&roots).map_err(|error| error.to_string())?;
+    let fetcher =
+        rampart_authn::oidc::HttpsFetcher::new(&roots).map_err(|error| error.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -229,7 +229,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
         .discovery
         .contains("://")
         .then_some(args.discovery.as_str());
-    let issuer = rampart_authn::parse_discovery(
+    let issuer = rampart_authn::oidc::parse_discovery(
         load(&args.discovery, &args.ca_file)?.as_bytes(),
         fetched_from,
         None,

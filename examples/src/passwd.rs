@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use crate::cli::{CliError, Exit};
 use clap::{Args, Subcommand};
-use rampart_authn::{
-    HashParams, PasswordContext, PasswordHasher, PasswordPolicy, StoredLimits, Verified,
-};
+use rampart_authn::password::{HashParams, PasswordContext, StoredLimits, Verified};
+use rampart_authn::{PasswordHasher, PasswordPolicy};
 use rampart_core::SecretString;
 use zeroize::Zeroizing;
 

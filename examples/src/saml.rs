@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use rampart_authn::{
-    DecryptionPolicy, IdpMetadata, MAX_METADATA_BYTES, NAME_ID_CLAIM, ServiceProvider, SpKey,
-};
+use rampart_authn::ServiceProvider;
+use rampart_authn::saml::NAME_ID_CLAIM;
+use rampart_authn::saml::{DecryptionPolicy, IdpMetadata, MAX_METADATA_BYTES, SpKey};
 use rampart_core::{Clock, FixedClock, SharedClock, SystemClock, Timestamp};
 use serde_json::json;
 
@@ -186,7 +186,8 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
 }
 
 fn sp_metadata(args: &SpMetadataArgs) -> Result<ExitCode, CliError> {
-    let mut metadata = rampart_authn::SpMetadata::new(&args.sp.sp_entity_id, &args.sp.acs_url);
+    let mut metadata =
+        rampart_authn::saml::SpMetadata::new(&args.sp.sp_entity_id, &args.sp.acs_url);
     if let Some(path) = &args.sp_cert {
         let pem = read_bounded(path, MAX_PEM_BYTES)?;
         let der = rampart_certs::certificates_from_pem(&pem)

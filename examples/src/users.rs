@@ -9,9 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rampart_authn::{
-    Account, AccountError, AccountStore, AuditedStore, FileStore, ReservedGroups, StoreError,
-};
+use rampart_authn::password::{AccountError, ReservedGroups};
+use rampart_authn::{Account, AccountStore, AuditedStore, FileStore, StoreError};
 use rampart_core::{Clock, SecretString, SystemClock, Timestamp};
 
 use crate::cli::CliError;

@@ -14,10 +14,8 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
-use rampart_authn::{
-    AccountStore, FileStore, HashParams, LocalAuthenticator, PasswordHasher, StoredLimits,
-    parse_accounts,
-};
+use rampart_authn::password::{HashParams, StoredLimits, parse_accounts};
+use rampart_authn::{AccountStore, FileStore, LocalAuthenticator, PasswordHasher};
 use rampart_core::{
     Authenticator, AuthnError, PasswordCredential, RequestContext, SecretString, SystemClock,
 };

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     if !csr.subject.common_name.is_empty() {
         let name = csr.subject.to_name();
         if let Ok(name) = name {
-            let back = rampart_certs::Subject::from_name(&name).expect("a name we wrote reads back");
+            let back = rampart_certs::CertificateSubject::from_name(&name).expect("a name we wrote reads back");
             assert_eq!(back, csr.subject);
         }
     }

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use rampart_authn::{Algorithm, ClaimMapping, IdTokenPolicy, JwkSet, verify_compact};
+use rampart_authn::IdTokenPolicy;
+use rampart_authn::oidc::{Algorithm, ClaimMapping, JwkSet, verify_compact};
 
 fn keys() -> &'static JwkSet {
     static KEYS: OnceLock<JwkSet> = OnceLock::new();

@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use rampart_authn::{HashError, HashParams, PasswordHasher, StoredLimits};
+use rampart_authn::PasswordHasher;
+use rampart_authn::password::{HashError, HashParams, StoredLimits};
 use rampart_core::SecretString;
 
 fn hasher() -> &'static PasswordHasher {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use rampart_authn::{IdpMetadata, SamlError, ServiceProvider, SpKey};
+use rampart_authn::ServiceProvider;
+use rampart_authn::saml::SamlError;
+use rampart_authn::saml::{IdpMetadata, SpKey};
 use rampart_core::{FixedClock, Timestamp};
 
 const MANIFEST: &str = include_str!("../../authn/tests/fixtures/saml/manifest.json");

@@ -32,7 +32,7 @@ use samael::crypto::{
 use samael::schema::{Assertion, Response};
 use serde_json::{Map, Value};
 
-use crate::id_token::ClaimMapping;
+use crate::oidc::ClaimMapping;
 
 pub use decrypt::{DecryptionPolicy, SpKey};
 pub use metadata::{IdpMetadata, MAX_METADATA_BYTES, SpMetadata};

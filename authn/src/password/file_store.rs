@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use rampart_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Account, MapBacked, StoreError, map_backed_account_store};
+use crate::password::account::{Account, MapBacked, StoreError, map_backed_account_store};
 
 /// The largest accounts file read: far beyond any real file, small enough to never hurt.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;

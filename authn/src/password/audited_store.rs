@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rampart_core::{Action, AuditEvent, Outcome, SharedAuditSink, SharedClock, Target, UserInfo};
 
-use crate::account::{Account, AccountChange, AccountStore, StoreError, StoreFuture};
+use crate::password::account::{Account, AccountChange, AccountStore, StoreError, StoreFuture};
 
 /// Wraps a store so that every change is an audit event in `sink`, with `actor` as who
 /// made it. A change whose event cannot be recorded is still made (the store is the truth)

@@ -25,7 +25,7 @@ use rampart_core::SharedClock;
 use rustls::pki_types::CertificateDer;
 use serde_json::Value;
 
-use crate::jose::JwkSet;
+use crate::oidc::jose::JwkSet;
 
 /// Why a document could not be fetched or used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@ use rampart_core::UserInfo;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::jose::{Algorithm, JwkSet, TokenError, verify_compact};
+use crate::oidc::jose::{Algorithm, JwkSet, TokenError, verify_compact};
 
 /// Default largest token accepted (16 KiB): ID tokens are a few hundred bytes to a few KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;

@@ -21,9 +21,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::fetch::{Discovery, FetchError, HttpsFetcher, https_uri};
-use crate::id_token::{IdTokenPolicy, VerifiedIdToken};
-use crate::jose::{JwkSet, TokenError};
+use crate::oidc::fetch::{Discovery, FetchError, HttpsFetcher, https_uri};
+use crate::oidc::id_token::{IdTokenPolicy, VerifiedIdToken};
+use crate::oidc::jose::{JwkSet, TokenError};
 use crate::url_encoding::{encode, form, query_value};
 
 /// Why a login could not complete.

@@ -23,7 +23,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self as ring_sig, KeyPair as _, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 
-use crate::jose::{Algorithm, TokenError};
+use crate::oidc::jose::{Algorithm, TokenError};
 
 /// Why a token could not be issued.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -376,7 +376,7 @@ impl TokenIssuer {
         header.typ = Some("JWT".to_owned());
         // Signed by jsonwebtoken, through rampart's ring provider unless the process chose
         // another before.
-        crate::jwt_ring::install_jsonwebtoken_provider();
+        crate::oidc::jwt_ring::install_jsonwebtoken_provider();
         let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
             .map_err(|_| IssueError::Signing)?;
         let expires_at = SystemTime::UNIX_EPOCH
@@ -444,6 +444,6 @@ impl TokenIssuer {
 ///
 /// # Errors
 /// The document is not a JWKS.
-pub fn jwks_from_value(jwks: &Value) -> Result<crate::jose::JwkSet, TokenError> {
-    crate::jose::JwkSet::from_json(&jwks.to_string())
+pub fn jwks_from_value(jwks: &Value) -> Result<crate::oidc::jose::JwkSet, TokenError> {
+    crate::oidc::jose::JwkSet::from_json(&jwks.to_string())
 }

@@ -234,8 +234,8 @@ mod tests {
         assert!(new_signer(&Algorithm::HS256, &secret).is_err());
         assert!(new_verifier(&Algorithm::HS256, &DecodingKey::from_secret(b"s")).is_err());
         // An Ed25519 public key offered for ES256, and an RSA key offered for EdDSA.
-        let ed = DecodingKey::from_ed_components("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
-            .unwrap();
+        let ed =
+            DecodingKey::from_ed_components("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
         assert!(new_verifier(&Algorithm::ES256, &ed).is_err());
         let rsa = DecodingKey::from_rsa_components("AQAB", "AQAB").unwrap();
         assert!(new_verifier(&Algorithm::EdDSA, &rsa).is_err());

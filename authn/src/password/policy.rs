@@ -15,10 +15,10 @@ use rampart_core::SecretString;
 use ring::digest;
 use zeroize::Zeroizing;
 
-use crate::password::{nfkc, normalize};
+use crate::password::hash::{nfkc, normalize};
 
 /// The built-in blocklist: sorted big-endian SHA-256 prefixes, see `data/blocklist.json`.
-static BUILTIN_BLOCKLIST: &[u8] = include_bytes!("../data/blocklist.bin");
+static BUILTIN_BLOCKLIST: &[u8] = include_bytes!("../../data/blocklist.bin");
 
 /// The lowest minimum length any policy accepts (800-63B-4: "SHALL … at least 8").
 pub const MIN_CHARS_FLOOR: usize = 8;

@@ -22,7 +22,9 @@ use std::time::{Duration, SystemTime};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Row, SqlSafeStr};
 
-use crate::account::{Account, AccountChange, AccountStore, StoreError, StoreFuture, check_change};
+use crate::password::account::{
+    Account, AccountChange, AccountStore, StoreError, StoreFuture, check_change,
+};
 
 #[cfg(feature = "postgres")]
 pub use sqlx::postgres::{PgConnectOptions, PgSslMode};
@@ -198,7 +200,7 @@ fn migrator() -> Migrator {
         1,
         "accounts".into(),
         MigrationType::Simple,
-        include_str!("../migrations/0001_accounts.sql").into_sql_str(),
+        include_str!("../../migrations/0001_accounts.sql").into_sql_str(),
         false,
     )]);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);

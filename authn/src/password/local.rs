@@ -17,8 +17,8 @@ use rampart_core::{
 };
 use tokio::sync::Semaphore;
 
-use crate::account::{Account, AccountStore, StoreError};
-use crate::password::{HashMemory, PasswordHasher, Verified};
+use crate::password::account::{Account, AccountStore, StoreError};
+use crate::password::hash::{HashMemory, PasswordHasher, Verified};
 
 /// The `extra` key set on a user who must change their password before anything else.
 pub const MUST_CHANGE_PASSWORD: &str = "rampart.io/must-change-password";
@@ -126,7 +126,7 @@ impl<S: AccountStore> LocalAuthenticator<S> {
             backend: self.backend.clone(),
         };
         // Before the store, NFKC and argon2: the same answer for every user, at no cost.
-        if !crate::password::password_within_limit(credential.password()) {
+        if !crate::password::hash::password_within_limit(credential.password()) {
             return Err(AuthnError::InvalidCredentials);
         }
         let account = self

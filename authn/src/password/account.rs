@@ -269,12 +269,15 @@ pub(crate) trait MapBacked {
 /// ready when returned.
 macro_rules! map_backed_account_store {
     ($store:ty) => {
-        impl $crate::account::AccountStore for $store {
+        impl $crate::password::account::AccountStore for $store {
             fn get<'a>(
                 &'a self,
                 username: &'a str,
-            ) -> $crate::account::StoreFuture<'a, Option<$crate::account::Account>> {
-                let result = $crate::account::MapBacked::read(self, |accounts| {
+            ) -> $crate::password::account::StoreFuture<
+                'a,
+                Option<$crate::password::account::Account>,
+            > {
+                let result = $crate::password::account::MapBacked::read(self, |accounts| {
                     accounts.get(username).cloned()
                 });
                 Box::pin(async move { result })
@@ -282,20 +285,20 @@ macro_rules! map_backed_account_store {
 
             fn insert(
                 &self,
-                account: $crate::account::Account,
-            ) -> $crate::account::StoreFuture<'_, ()> {
-                let result = $crate::account::MapBacked::write(self, |accounts| {
-                    $crate::account::insert_new(accounts, account)
+                account: $crate::password::account::Account,
+            ) -> $crate::password::account::StoreFuture<'_, ()> {
+                let result = $crate::password::account::MapBacked::write(self, |accounts| {
+                    $crate::password::account::insert_new(accounts, account)
                 });
                 Box::pin(async move { result })
             }
 
             fn update(
                 &self,
-                account: $crate::account::Account,
-            ) -> $crate::account::StoreFuture<'_, ()> {
-                let result = $crate::account::MapBacked::write(self, |accounts| {
-                    $crate::account::replace(accounts, account)
+                account: $crate::password::account::Account,
+            ) -> $crate::password::account::StoreFuture<'_, ()> {
+                let result = $crate::password::account::MapBacked::write(self, |accounts| {
+                    $crate::password::account::replace(accounts, account)
                 });
                 Box::pin(async move { result })
             }
@@ -303,27 +306,34 @@ macro_rules! map_backed_account_store {
             fn modify<'a>(
                 &'a self,
                 username: &'a str,
-                change: $crate::account::AccountChange<'a>,
-            ) -> $crate::account::StoreFuture<'a, $crate::account::Account> {
-                let result = $crate::account::MapBacked::write(self, |accounts| {
-                    $crate::account::apply_change(accounts, username, change)
+                change: $crate::password::account::AccountChange<'a>,
+            ) -> $crate::password::account::StoreFuture<'a, $crate::password::account::Account>
+            {
+                let result = $crate::password::account::MapBacked::write(self, |accounts| {
+                    $crate::password::account::apply_change(accounts, username, change)
                 });
                 Box::pin(async move { result })
             }
 
-            fn list(&self) -> $crate::account::StoreFuture<'_, Vec<$crate::account::Account>> {
-                let result = $crate::account::MapBacked::read(self, |accounts| {
+            fn list(
+                &self,
+            ) -> $crate::password::account::StoreFuture<'_, Vec<$crate::password::account::Account>>
+            {
+                let result = $crate::password::account::MapBacked::read(self, |accounts| {
                     accounts.values().cloned().collect()
                 });
                 Box::pin(async move { result })
             }
 
-            fn delete<'a>(&'a self, username: &'a str) -> $crate::account::StoreFuture<'a, ()> {
-                let result = $crate::account::MapBacked::write(self, |accounts| {
+            fn delete<'a>(
+                &'a self,
+                username: &'a str,
+            ) -> $crate::password::account::StoreFuture<'a, ()> {
+                let result = $crate::password::account::MapBacked::write(self, |accounts| {
                     accounts
                         .remove(username)
                         .map(drop)
-                        .ok_or($crate::account::StoreError::NotFound)
+                        .ok_or($crate::password::account::StoreError::NotFound)
                 });
                 Box::pin(async move { result })
             }
