@@ -95,6 +95,14 @@ fn tokens_verify_with_pyjwt_and_with_this_crates_policy() {
             Algorithm::RS256,
             IssuerKey::from_pkcs8(Algorithm::RS256, &openssl_rsa_pkcs8()).unwrap(),
         ),
+        // The one key type: a P-384 key made as the certificate authority makes its keys.
+        (
+            Algorithm::ES384,
+            IssuerKey::new(
+                rampart_core::PrivateKey::generate(rampart_core::KeyAlgorithm::EcdsaP384).unwrap(),
+            )
+            .unwrap(),
+        ),
     ];
     for (alg, key) in keys {
         let issuer = TokenIssuer::new(ISSUER, key, TEN_MINUTES, Arc::new(SystemClock)).unwrap();
@@ -304,6 +312,30 @@ fn the_maximum_lifetime_is_bounded_at_construction() {
             .mint(&alice(), AUDIENCE, rampart_authn::oidc::MAX_TOKEN_TTL, None)
             .is_ok()
     );
+}
+
+/// A key must be of the kind its algorithm signs with, and tokens name EdDSA, never the
+/// fully-specified Ed25519 that not every verifier knows.
+#[test]
+fn issuer_keys_must_fit_their_algorithm() {
+    use rampart_authn::oidc::KeyProblem;
+    let ec = rampart_core::PrivateKey::generate(rampart_core::KeyAlgorithm::EcdsaP256).unwrap();
+    assert!(matches!(
+        IssuerKey::from_pkcs8(Algorithm::RS256, ec.pkcs8_der()),
+        Err(IssueError::Key(KeyProblem::Mismatch(Algorithm::RS256)))
+    ));
+    assert!(matches!(
+        IssuerKey::generate(Algorithm::Ed25519),
+        Err(IssueError::Key(KeyProblem::NotOffered(_)))
+    ));
+    assert!(matches!(
+        IssuerKey::generate(Algorithm::RS256),
+        Err(IssueError::Key(KeyProblem::NotGenerated(_)))
+    ));
+    assert!(matches!(
+        IssuerKey::from_pkcs8(Algorithm::ES256, b"not a key"),
+        Err(IssueError::Key(KeyProblem::Key(_)))
+    ));
 }
 
 /// Every token minted is a `token.issued` event naming the user, the audience and the

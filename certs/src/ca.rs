@@ -39,10 +39,10 @@ use x509_cert::time::{Time, Validity};
 use crate::audit::CertAudit;
 use crate::error::CertError;
 use crate::files::{write_private, write_public};
-use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::pem::{certificates_from_pem, certificates_to_pem};
 use crate::policy::{Candidate, SigningPolicy};
 use rampart_core::CertificateSubject;
+use rampart_core::{KeyAlgorithm, PrivateKey};
 
 /// id-kp-serverAuth.
 pub(crate) const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
@@ -235,7 +235,7 @@ impl signature::Keypair for SignerInfo<'_> {
 
 impl spki::DynSignatureAlgorithmIdentifier for SignerInfo<'_> {
     fn signature_algorithm_identifier(&self) -> spki::Result<spki::AlgorithmIdentifierOwned> {
-        Ok(self.0.signature_algorithm())
+        Ok(self.0.x509_signature_algorithm())
     }
 }
 
@@ -662,7 +662,10 @@ fn certificate_der(
     key: &PrivateKey,
     signature: &BitString,
 ) -> Result<CertificateDer<'static>, CertError> {
-    let algorithm = key.signature_algorithm().to_der().map_err(CertError::der)?;
+    let algorithm = key
+        .x509_signature_algorithm()
+        .to_der()
+        .map_err(CertError::der)?;
     let signature = signature.to_der().map_err(CertError::der)?;
     let length = der::Length::try_from(tbs.len() + algorithm.len() + signature.len())
         .map_err(CertError::der)?;
@@ -693,7 +696,7 @@ fn leaf_key_usage(
     public_key: &SubjectPublicKeyInfoOwned,
     usage: Usage,
 ) -> der::flagset::FlagSet<KeyUsages> {
-    let rsa = public_key.algorithm.oid == crate::key::RSA_ENCRYPTION;
+    let rsa = public_key.algorithm.oid == rampart_core::keys::RSA_ENCRYPTION;
     if rsa && usage != Usage::Client {
         KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment
     } else {

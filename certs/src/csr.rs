@@ -20,11 +20,11 @@ use x509_cert::spki;
 
 use crate::ca::AltNames;
 use crate::error::CertError;
-use crate::key::{
+use rampart_core::CertificateSubject;
+use rampart_core::keys::{
     ECDSA_WITH_SHA256, ECDSA_WITH_SHA384, ID_EC_PUBLIC_KEY, ID_ED25519, KeyAlgorithm,
     RSA_ENCRYPTION, SECP256R1, SECP384R1, SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA,
 };
-use rampart_core::CertificateSubject;
 
 /// The largest CSR accepted, in bytes (PEM or DER): real ones are well under 4 KiB.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;

@@ -42,6 +42,9 @@ pub enum CertError {
     /// An ASN.1 encoding or decoding step failed.
     #[error("ASN.1 error: {0}")]
     Der(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A key could not be made, read, written or used.
+    #[error(transparent)]
+    Key(#[from] rampart_core::KeyError),
     /// The certificate was signed but its audit event could not be recorded, so it was not
     /// handed out; or credentials were removed but their removal was not recorded.
     #[error("the operation could not be audited")]

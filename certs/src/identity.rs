@@ -134,7 +134,7 @@ pub fn summarize_certificate(der: &[u8]) -> Result<Summary, CertError> {
         ips: alt_names.ips.iter().map(ToString::to_string).collect(),
         uris: alt_names.uris,
         emails: alt_names.emails,
-        key: crate::key::describe_public_key(tbs.subject_public_key_info()),
+        key: describe_public_key(tbs.subject_public_key_info()),
         kubernetes_user,
     })
 }
@@ -162,5 +162,24 @@ pub fn summarize_csr(csr: &VerifiedCsr) -> Summary {
         emails: csr.alt_names.emails.clone(),
         key: csr.key_algorithm.to_string(),
         kubernetes_user: None,
+    }
+}
+
+/// A readable name for a certificate's public key.
+fn describe_public_key(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> String {
+    use rampart_core::KeyAlgorithm;
+    use rampart_core::keys::{ID_EC_PUBLIC_KEY, ID_ED25519, RSA_ENCRYPTION, SECP256R1, SECP384R1};
+    use x509_cert::der::asn1::ObjectIdentifier;
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|parameters| parameters.decode_as::<ObjectIdentifier>().ok());
+    match (spki.algorithm.oid, curve) {
+        (ID_EC_PUBLIC_KEY, Some(SECP256R1)) => KeyAlgorithm::EcdsaP256.to_string(),
+        (ID_EC_PUBLIC_KEY, Some(SECP384R1)) => KeyAlgorithm::EcdsaP384.to_string(),
+        (ID_ED25519, _) => KeyAlgorithm::Ed25519.to_string(),
+        (RSA_ENCRYPTION, _) => "RSA".to_owned(),
+        (oid, _) => oid.to_string(),
     }
 }

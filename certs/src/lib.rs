@@ -7,7 +7,6 @@ mod csr;
 mod error;
 mod files;
 mod identity;
-mod key;
 mod pem;
 mod policy;
 mod renew;
@@ -22,7 +21,6 @@ pub use csr::{MAX_CSR_BYTES, VerifiedCsr, verify_csr};
 pub use error::CertError;
 pub use files::{remove_credentials, remove_securely, write_certificates};
 pub use identity::{Summary, summarize_certificate, summarize_csr, user_from_certificate};
-pub use key::{KeyAlgorithm, PrivateKey};
 pub use pem::{certificates_from_pem, certificates_to_pem};
 pub use policy::{
     Candidate, KubernetesSigner, MAX_UID_BYTES, NODE_USER_PREFIX, NODES_GROUP, SigningPolicy,
@@ -30,6 +28,8 @@ pub use policy::{
 };
 /// Subjects are core's: one type for writing them (here) and reading them (authn's X.509).
 pub use rampart_core::CertificateSubject;
+/// Keys are core's: the one key type the CA and the token issuer both sign with.
+pub use rampart_core::{KeyAlgorithm, KeyError, PrivateKey};
 pub use renew::{LocalCa, Polled, Reissue, ReissueFuture, RenewalPolicy, Renewer};
 pub use ssh::{KNOWN_EXTENSIONS, SshCa, SshCertKind, SshCertRequest, SshPolicy, certificate_path};
 pub use tls::{

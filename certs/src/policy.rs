@@ -16,8 +16,8 @@ use rampart_core::UserInfo;
 
 use crate::ca::{AltNames, LeafRequest, Usage};
 use crate::error::CertError;
-use crate::key::KeyAlgorithm;
 use rampart_core::CertificateSubject;
+use rampart_core::KeyAlgorithm;
 
 /// The prefix of node identities.
 pub const NODE_USER_PREFIX: &str = "system:node:";
@@ -246,6 +246,8 @@ impl SigningPolicy {
                 }
                 true
             }
+            // A kind of key this policy does not know is not allowed.
+            _ => false,
         };
         if allowed {
             Ok(())

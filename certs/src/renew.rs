@@ -24,9 +24,9 @@ use ring::rand::SecureRandom;
 
 use crate::ca::{CertificateAuthority, Issued, LeafRequest};
 use crate::error::CertError;
-use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::policy::{Candidate, SigningPolicy};
 use crate::tls::{CertSlot, certified_key};
+use rampart_core::{KeyAlgorithm, PrivateKey};
 
 /// The future a [`Reissue`] returns.
 pub type ReissueFuture<'a> =

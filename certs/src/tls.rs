@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use crate::error::CertError;
 use crate::identity::user_from_certificate;
-use crate::key::PrivateKey;
 use arc_swap::ArcSwap;
+use rampart_core::PrivateKey;
 use rampart_core::{UserInfo, certificate_allows_client_auth};
 use rustls::client::ResolvesClientCert;
 use rustls::client::danger::HandshakeSignatureValid;

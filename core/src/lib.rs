@@ -9,6 +9,8 @@ mod context;
 mod credential;
 mod error;
 pub mod fs;
+#[cfg(feature = "keys")]
+pub mod keys;
 mod review;
 mod secret;
 mod text;
@@ -42,6 +44,8 @@ pub use credential::{
 pub use error::{
     AuditError, AuthnError, AuthnErrorKind, ReviewError, TimestampError, UnknownAction,
 };
+#[cfg(feature = "keys")]
+pub use keys::{KeyAlgorithm, KeyError, PrivateKey, PublicKeyParts};
 pub use review::{SubjectAccessReviewSpec, SubjectAccessReviewStatus, TokenReviewStatus};
 pub use secret::SecretString;
 pub use text::{escape_for_display, is_deceptive_char};

@@ -139,6 +139,12 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+impl From<rampart_core::KeyError> for CliError {
+    fn from(error: rampart_core::KeyError) -> Self {
+        CliError::failed(error.to_string())
+    }
+}
+
 impl From<&str> for CliError {
     fn from(what: &str) -> Self {
         CliError::failed(what)

@@ -269,16 +269,10 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads a PKCS#8 PEM key and picks its JOSE algorithm from its type.
+/// Reads a PKCS#8 PEM key; the key's kind names its JOSE algorithm (the issuer's rule).
 fn issuer_key(path: &Path) -> Result<IssuerKey, CliError> {
-    let key = PrivateKey::read_pem_file(path).map_err(|error| error.to_string())?;
-    let alg = match key.algorithm() {
-        KeyAlgorithm::EcdsaP256 => Algorithm::ES256,
-        KeyAlgorithm::Ed25519 => Algorithm::EdDSA,
-        KeyAlgorithm::Rsa { .. } => Algorithm::RS256,
-        other => return Err(format!("{other} keys do not sign tokens here").into()),
-    };
-    IssuerKey::from_pkcs8(alg, key.pkcs8_der()).map_err(|error| CliError::failed(error.to_string()))
+    IssuerKey::new(PrivateKey::read_pem_file(path)?)
+        .map_err(|error| CliError::failed(error.to_string()).context(path.display()))
 }
 
 /// An issuer over `keys`: the first active, the rest published as in their overlap window.

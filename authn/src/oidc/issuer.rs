@@ -3,7 +3,8 @@
 //! discovery and JWKS documents a kube-apiserver configured with `--oidc-issuer-url` (or a
 //! structured `AuthenticationConfiguration`) reads.
 //!
-//! - ES256 by default; RS256 and EdDSA with imported or generated keys.
+//! - ES256 by default; ES384, RS256 and EdDSA with imported or generated keys, all
+//!   rampart's one [`PrivateKey`] type (the certificate authority's too).
 //! - `kid` is the key's RFC 7638 thumbprint.
 //! - [`TokenIssuer::rotate`] makes a new key active at once and keeps publishing the old one
 //!   until every token it signed has expired (its retirement is `now + max_ttl`), so a
@@ -19,14 +20,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rampart_core::{
     Action, AuditEvent, Clock, Outcome, SharedAuditSink, SharedClock, Target, Timestamp, UserInfo,
 };
+use rampart_core::{KeyAlgorithm, PrivateKey, PublicKeyParts};
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{self as ring_sig, KeyPair as _, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 
 use crate::oidc::jose::{Algorithm, TokenError};
 
 /// Why a token could not be issued.
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
     /// The key is not usable for the algorithm, or cannot be generated.
@@ -45,62 +46,31 @@ pub enum IssueError {
 }
 
 /// What is wrong with an issuer key.
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyProblem {
-    /// ring refused the key for the algorithm.
-    #[error("not a PKCS#8 key for {alg}")]
-    Rejected {
-        /// The algorithm it was offered for.
-        alg: Algorithm,
-        /// ring's reason.
-        #[source]
-        source: ring::error::KeyRejected,
-    },
+    /// The key could not be made or read.
+    #[error(transparent)]
+    Key(#[from] rampart_core::KeyError),
+    /// The key is not of the kind the algorithm signs with.
+    #[error("not a key for {0}")]
+    Mismatch(Algorithm),
     /// The algorithm's keys are imported (ring cannot generate RSA keys).
     #[error("{0} keys are imported, not generated")]
     NotGenerated(Algorithm),
-    /// The algorithm is not offered for issuing.
+    /// The algorithm is not offered for issuing (tokens say `EdDSA`, not `Ed25519`: the
+    /// name every verifier knows).
     #[error("{0} is not offered for issuing")]
     NotOffered(Algorithm),
-    /// The system RNG failed while generating a key.
-    #[error("key generation failed")]
-    Generation,
     /// The key could not be handed to jsonwebtoken in the form it reads.
     #[error("the key cannot be prepared for signing")]
     Encoding,
 }
 
-/// The kind of key: ring checks it when it is loaded (and its public half is read for the
-/// JWK); signing is jsonwebtoken's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pair {
-    Es256,
-    Rs256,
-    EdDsa,
-}
-
-/// The private key as jsonwebtoken's providers read it: PKCS#8 for EC and Ed25519, the
-/// PKCS#1 key inside the PKCS#8 for RSA (what its own PEM reader produces).
-fn encoding_key(pair: &Pair, pkcs8: &[u8]) -> Result<jsonwebtoken::EncodingKey, IssueError> {
-    match pair {
-        Pair::Es256 => Ok(jsonwebtoken::EncodingKey::from_ec_der(pkcs8)),
-        Pair::EdDsa => Ok(jsonwebtoken::EncodingKey::from_ed_der(pkcs8)),
-        Pair::Rs256 => {
-            let pem = zeroize::Zeroizing::new(format!(
-                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-                base64::engine::general_purpose::STANDARD.encode(pkcs8)
-            ));
-            jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
-                .map_err(|_| IssueError::Key(KeyProblem::Encoding))
-        }
-    }
-}
-
-/// One signing key: the key jsonwebtoken signs with, its public JWK and thumbprint.
+/// One signing key: rampart's one key type ([`PrivateKey`], shared with the certificate
+/// authority), the form jsonwebtoken signs with, and the public JWK with its thumbprint.
 pub struct IssuerKey {
-    pair: Pair,
-    /// The same private key in the form jsonwebtoken's providers read.
+    algorithm: Algorithm,
     encoding: jsonwebtoken::EncodingKey,
     kid: String,
     jwk: Value,
@@ -109,8 +79,8 @@ pub struct IssuerKey {
 impl std::fmt::Debug for IssuerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IssuerKey")
+            .field("algorithm", &self.algorithm)
             .field("kid", &self.kid)
-            .field("alg", &self.algorithm())
             .finish_non_exhaustive()
     }
 }
@@ -120,65 +90,45 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 impl IssuerKey {
-    /// A new key from the system RNG: ES256 or EdDSA (ring cannot generate RSA keys;
-    /// import one with [`IssuerKey::from_pkcs8`]).
+    /// A new key from the system RNG: ES256, ES384 or EdDSA (ring cannot generate RSA keys;
+    /// import one with [`IssuerKey::new`]).
     ///
     /// # Errors
     /// RSA, or the RNG failed.
     pub fn generate(alg: Algorithm) -> Result<Self, IssueError> {
-        let rng = SystemRandom::new();
-        let failed = |_| IssueError::Key(KeyProblem::Generation);
-        let pkcs8 = match alg {
-            Algorithm::ES256 => ring_sig::EcdsaKeyPair::generate_pkcs8(
-                &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &rng,
-            )
-            .map_err(failed)?,
-            Algorithm::EdDSA | Algorithm::Ed25519 => {
-                ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?
-            }
+        let kind = match alg {
+            Algorithm::ES256 => KeyAlgorithm::EcdsaP256,
+            Algorithm::ES384 => KeyAlgorithm::EcdsaP384,
+            Algorithm::EdDSA => KeyAlgorithm::Ed25519,
+            Algorithm::Ed25519 => return Err(IssueError::Key(KeyProblem::NotOffered(alg))),
             other => return Err(IssueError::Key(KeyProblem::NotGenerated(other))),
         };
-        Self::from_pkcs8(alg, pkcs8.as_ref())
+        let key = PrivateKey::generate(kind).map_err(|error| IssueError::Key(error.into()))?;
+        Self::new(key)
     }
 
-    /// A key from PKCS#8 DER for `alg` (ES256: P-256; RS256: RSA 2048–8192; EdDSA: Ed25519).
+    /// The token-signing key for `key`: P-256 signs ES256, P-384 ES384, Ed25519 EdDSA, RSA
+    /// (2048 bits or more) RS256.
     ///
     /// # Errors
-    /// The key does not fit the algorithm.
-    pub fn from_pkcs8(alg: Algorithm, pkcs8: &[u8]) -> Result<Self, IssueError> {
-        let rng = SystemRandom::new();
-        let unfit = |source| IssueError::Key(KeyProblem::Rejected { alg, source });
-        let (pair, jwk) = match alg {
-            Algorithm::ES256 => {
-                let pair = ring_sig::EcdsaKeyPair::from_pkcs8(
-                    &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    pkcs8,
-                    &rng,
-                )
-                .map_err(unfit)?;
-                let point = pair.public_key().as_ref();
-                let (x, y) = (
-                    point.get(1..33).unwrap_or_default(),
-                    point.get(33..65).unwrap_or_default(),
-                );
-                let jwk = json!({"crv": "P-256", "kty": "EC", "x": b64(x), "y": b64(y)});
-                (Pair::Es256, jwk)
+    /// The key cannot be prepared for signing.
+    pub fn new(key: PrivateKey) -> Result<Self, IssueError> {
+        let (algorithm, jwk) = match (key.algorithm(), key.public_key_parts()) {
+            (KeyAlgorithm::EcdsaP256, PublicKeyParts::EcPoint(point)) => {
+                (Algorithm::ES256, ec_jwk("P-256", &point, 32))
             }
-            Algorithm::RS256 => {
-                let pair = ring_sig::RsaKeyPair::from_pkcs8(pkcs8).map_err(unfit)?;
-                let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
-                let jwk = json!({"e": b64(&components.e), "kty": "RSA", "n": b64(&components.n)});
-                (Pair::Rs256, jwk)
+            (KeyAlgorithm::EcdsaP384, PublicKeyParts::EcPoint(point)) => {
+                (Algorithm::ES384, ec_jwk("P-384", &point, 48))
             }
-            Algorithm::EdDSA | Algorithm::Ed25519 => {
-                let pair =
-                    ring_sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(unfit)?;
-                let jwk =
-                    json!({"crv": "Ed25519", "kty": "OKP", "x": b64(pair.public_key().as_ref())});
-                (Pair::EdDsa, jwk)
-            }
-            other => return Err(IssueError::Key(KeyProblem::NotOffered(other))),
+            (KeyAlgorithm::Ed25519, PublicKeyParts::Ed25519(x)) => (
+                Algorithm::EdDSA,
+                json!({"crv": "Ed25519", "kty": "OKP", "x": b64(&x)}),
+            ),
+            (KeyAlgorithm::Rsa { .. }, PublicKeyParts::Rsa { n, e }) => (
+                Algorithm::RS256,
+                json!({"e": b64(&e), "kty": "RSA", "n": b64(&n)}),
+            ),
+            _ => return Err(IssueError::Key(KeyProblem::Encoding)),
         };
         // RFC 7638: SHA-256 over the required members, lexicographic, no whitespace;
         // serde_json's maps are ordered by key, and `json!` wrote only those members.
@@ -187,16 +137,33 @@ impl IssuerKey {
         let mut jwk = jwk;
         if let Value::Object(members) = &mut jwk {
             members.insert("kid".into(), Value::String(kid.clone()));
-            members.insert("alg".into(), Value::String(alg.name().into()));
+            members.insert("alg".into(), Value::String(algorithm.name().into()));
             members.insert("use".into(), Value::String("sig".into()));
         }
-        let encoding = encoding_key(&pair, pkcs8)?;
+        let encoding = encoding_key(algorithm, key.pkcs8_der())?;
         Ok(IssuerKey {
-            pair,
+            algorithm,
             encoding,
             kid,
             jwk,
         })
+    }
+
+    /// A key from PKCS#8 DER that must sign `alg`.
+    ///
+    /// # Errors
+    /// Not a key ring reads, or not one for `alg`.
+    pub fn from_pkcs8(alg: Algorithm, pkcs8: &[u8]) -> Result<Self, IssueError> {
+        let key =
+            PrivateKey::from_pkcs8_der(pkcs8).map_err(|error| IssueError::Key(error.into()))?;
+        let issuer_key = Self::new(key)?;
+        if alg == Algorithm::Ed25519 {
+            return Err(IssueError::Key(KeyProblem::NotOffered(alg)));
+        }
+        if issuer_key.algorithm != alg {
+            return Err(IssueError::Key(KeyProblem::Mismatch(alg)));
+        }
+        Ok(issuer_key)
     }
 
     /// The key id (RFC 7638 thumbprint).
@@ -206,11 +173,7 @@ impl IssuerKey {
 
     /// The algorithm this key signs with.
     pub fn algorithm(&self) -> Algorithm {
-        match self.pair {
-            Pair::Es256 => Algorithm::ES256,
-            Pair::Rs256 => Algorithm::RS256,
-            Pair::EdDsa => Algorithm::EdDSA,
-        }
+        self.algorithm
     }
 
     /// The public JWK.
@@ -220,11 +183,36 @@ impl IssuerKey {
 
     /// The JWS algorithm as jsonwebtoken names it.
     fn jws_algorithm(&self) -> jsonwebtoken::Algorithm {
-        match self.pair {
-            Pair::Es256 => jsonwebtoken::Algorithm::ES256,
-            Pair::Rs256 => jsonwebtoken::Algorithm::RS256,
-            Pair::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+        match self.algorithm {
+            Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
+            Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+            Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+            _ => jsonwebtoken::Algorithm::ES256,
         }
+    }
+}
+
+/// An EC JWK from an uncompressed point of coordinates `size` bytes long.
+fn ec_jwk(curve: &str, point: &[u8], size: usize) -> Value {
+    let x = point.get(1..=size).unwrap_or_default();
+    let y = point.get(size + 1..=2 * size).unwrap_or_default();
+    json!({"crv": curve, "kty": "EC", "x": b64(x), "y": b64(y)})
+}
+
+/// The private key as jsonwebtoken's providers read it: PKCS#8 for EC and Ed25519, the
+/// PKCS#1 key inside the PKCS#8 for RSA (what its own PEM reader produces).
+fn encoding_key(alg: Algorithm, pkcs8: &[u8]) -> Result<jsonwebtoken::EncodingKey, IssueError> {
+    match alg {
+        Algorithm::RS256 => {
+            let pem = zeroize::Zeroizing::new(format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                base64::engine::general_purpose::STANDARD.encode(pkcs8)
+            ));
+            jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+                .map_err(|_| IssueError::Key(KeyProblem::Encoding))
+        }
+        Algorithm::EdDSA => Ok(jsonwebtoken::EncodingKey::from_ed_der(pkcs8)),
+        _ => Ok(jsonwebtoken::EncodingKey::from_ec_der(pkcs8)),
     }
 }
 

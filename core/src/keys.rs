@@ -1,5 +1,7 @@
-//! Private keys (SC-12): generated only from the system RNG, held as PKCS#8 in memory that
-//! is wiped on drop, written to disk with mode 0600, and used to sign through ring.
+//! Private keys (SC-12, feature `keys`): generated only from the system RNG, held as PKCS#8
+//! in memory that is wiped on drop, written to disk with mode 0600, and used to sign through
+//! ring. One key type for every block that signs: the certificate authority (X.509
+//! signatures) and the token issuer (JWS).
 //!
 //! ECDSA P-256 is the default; P-384 and Ed25519 are offered; RSA keys can be imported (an
 //! existing CA) but not generated (ring cannot, and new RSA keys have no reason to exist).
@@ -10,43 +12,63 @@ use std::path::Path;
 use der::asn1::{BitString, ObjectIdentifier};
 use ring::rand::SystemRandom;
 use ring::signature::{self as ring_sig, KeyPair as _};
-use rustls::pki_types::PrivateKeyDer;
-use rustls::pki_types::pem::PemObject;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::der::{self, Any, Encode};
 use x509_cert::spki;
 use zeroize::Zeroizing;
 
-use crate::error::CertError;
-use crate::files::write_private;
+/// Why a key could not be made, read, written or used. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not a PKCS#8 key of a kind ring signs with, or not a PEM `PRIVATE KEY`.
+    #[error("{0}")]
+    Unusable(&'static str),
+    /// An algorithm name that is not offered.
+    #[error("unknown key algorithm `{0}` (p256, p384, ed25519)")]
+    UnknownAlgorithm(String),
+    /// RSA keys are imported, never generated.
+    #[error("RSA keys can be imported, not generated")]
+    RsaNotGenerated,
+    /// The system RNG or ring failed (it says no more than which operation).
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(&'static str),
+    /// The key file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The public key could not be encoded.
+    #[error("ASN.1 error: {0}")]
+    Der(#[source] der::Error),
+}
 
 /// id-ecPublicKey.
-pub(crate) const ID_EC_PUBLIC_KEY: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// prime256v1 (P-256).
-pub(crate) const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+pub const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// secp384r1 (P-384).
-pub(crate) const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+pub const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 /// id-Ed25519 (key and signature).
-pub(crate) const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+pub const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 /// rsaEncryption.
-pub(crate) const RSA_ENCRYPTION: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// ecdsa-with-SHA256.
-pub(crate) const ECDSA_WITH_SHA256: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// ecdsa-with-SHA384.
-pub(crate) const ECDSA_WITH_SHA384: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+pub const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 /// sha256WithRSAEncryption.
-pub(crate) const SHA256_WITH_RSA: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 /// sha384WithRSAEncryption.
-pub(crate) const SHA384_WITH_RSA: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+pub const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
 /// sha512WithRSAEncryption.
-pub(crate) const SHA512_WITH_RSA: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+pub const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
 /// The kinds of key rampart signs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -78,17 +100,15 @@ impl fmt::Display for KeyAlgorithm {
 }
 
 impl std::str::FromStr for KeyAlgorithm {
-    type Err = CertError;
+    type Err = KeyError;
 
     /// `p256`, `p384` or `ed25519` (RSA keys are imported, never generated).
-    fn from_str(text: &str) -> Result<Self, CertError> {
+    fn from_str(text: &str) -> Result<Self, KeyError> {
         match text.to_ascii_lowercase().as_str() {
             "p256" | "ecdsa-p256" | "p-256" => Ok(KeyAlgorithm::EcdsaP256),
             "p384" | "ecdsa-p384" | "p-384" => Ok(KeyAlgorithm::EcdsaP384),
             "ed25519" => Ok(KeyAlgorithm::Ed25519),
-            _ => Err(CertError::Invalid(format!(
-                "unknown key algorithm `{text}` (p256, p384, ed25519)"
-            ))),
+            _ => Err(KeyError::UnknownAlgorithm(crate::text::sanitized(text, 32))),
         }
     }
 }
@@ -122,9 +142,9 @@ impl PrivateKey {
     ///
     /// # Errors
     /// RSA (import only), or the RNG failed.
-    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, CertError> {
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
-        let failed = |_| CertError::Crypto("key generation failed");
+        let failed = |_| KeyError::Crypto("key generation failed");
         let pkcs8 = match algorithm {
             KeyAlgorithm::EcdsaP256 => ring_sig::EcdsaKeyPair::generate_pkcs8(
                 &ring_sig::ECDSA_P256_SHA256_ASN1_SIGNING,
@@ -139,11 +159,7 @@ impl PrivateKey {
             KeyAlgorithm::Ed25519 => {
                 ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?
             }
-            KeyAlgorithm::Rsa { .. } => {
-                return Err(CertError::Invalid(
-                    "RSA keys can be imported, not generated".into(),
-                ));
-            }
+            KeyAlgorithm::Rsa { .. } => return Err(KeyError::RsaNotGenerated),
         };
         Self::from_pkcs8_der(pkcs8.as_ref())
     }
@@ -152,7 +168,7 @@ impl PrivateKey {
     ///
     /// # Errors
     /// Not PKCS#8, or a key type ring does not sign with.
-    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, CertError> {
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         let pkcs8 = Zeroizing::new(der.to_vec());
         let (signer, algorithm) = if let Ok(pair) =
@@ -169,8 +185,8 @@ impl PrivateKey {
             let bits = u32::try_from(pair.public().modulus_len() * 8).unwrap_or(u32::MAX);
             (Signer::Rsa(pair), KeyAlgorithm::Rsa { bits })
         } else {
-            return Err(CertError::Invalid(
-                "not a PKCS#8 ECDSA P-256/P-384, Ed25519 or RSA (2048-8192 bit) private key".into(),
+            return Err(KeyError::Unusable(
+                "not a PKCS#8 ECDSA P-256/P-384, Ed25519 or RSA (2048-8192 bit) private key",
             ));
         };
         let public = public_key_info(&signer)?;
@@ -186,7 +202,7 @@ impl PrivateKey {
     ///
     /// # Errors
     /// Only if the document no longer parses, which cannot happen for a key made here.
-    pub fn try_clone(&self) -> Result<Self, CertError> {
+    pub fn try_clone(&self) -> Result<Self, KeyError> {
         Self::from_pkcs8_der(&self.pkcs8)
     }
 
@@ -194,13 +210,13 @@ impl PrivateKey {
     ///
     /// # Errors
     /// No PKCS#8 block, or an unusable key.
-    pub fn from_pem(pem: &str) -> Result<Self, CertError> {
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
             Ok(PrivateKeyDer::Pkcs8(der)) => Self::from_pkcs8_der(der.secret_pkcs8_der()),
-            Ok(_) => Err(CertError::Invalid(
-                "the key must be PKCS#8 (`BEGIN PRIVATE KEY`); convert with `openssl pkcs8 -topk8 -nocrypt`".into(),
+            Ok(_) => Err(KeyError::Unusable(
+                "the key must be PKCS#8 (`BEGIN PRIVATE KEY`); convert with `openssl pkcs8 -topk8 -nocrypt`",
             )),
-            Err(_) => Err(CertError::Invalid("no PEM private key found".into())),
+            Err(_) => Err(KeyError::Unusable("no PEM private key found")),
         }
     }
 
@@ -208,24 +224,38 @@ impl PrivateKey {
     ///
     /// # Errors
     /// The file cannot be read or holds no usable key.
-    pub fn read_pem_file(path: &Path) -> Result<Self, CertError> {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|error| CertError::io(path, error))?,
-        );
+    pub fn read_pem_file(path: &Path) -> Result<Self, KeyError> {
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+            );
         Self::from_pem(&text)
     }
 
     /// The key as a PKCS#8 PEM block, in memory that is wiped on drop.
     pub fn to_pem(&self) -> Zeroizing<String> {
-        Zeroizing::new(crate::pem::encode("PRIVATE KEY", &self.pkcs8))
+        // Encoding into a String cannot fail for this label; an empty string would be
+        // refused by every reader.
+        Zeroizing::new(
+            der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, &self.pkcs8)
+                .unwrap_or_default(),
+        )
     }
 
     /// Writes the PEM to `path` with mode 0600, atomically and durably.
     ///
     /// # Errors
     /// The file cannot be written.
-    pub fn write_pem_file(&self, path: &Path) -> Result<(), CertError> {
-        write_private(path, self.to_pem().as_bytes())
+    pub fn write_pem_file(&self, path: &Path) -> Result<(), KeyError> {
+        crate::fs::write_private_atomically(path, self.to_pem().as_bytes()).map_err(|source| {
+            KeyError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })
     }
 
     /// The PKCS#8 document, for other signers (e.g. a token issuer) that take one.
@@ -247,12 +277,12 @@ impl PrivateKey {
     ///
     /// # Errors
     /// Never today; kept fallible for key types whose encoding can fail.
-    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned, CertError> {
+    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned, KeyError> {
         Ok(self.public.clone())
     }
 
-    /// The signature algorithm this key signs certificates with.
-    pub(crate) fn signature_algorithm(&self) -> AlgorithmIdentifierOwned {
+    /// The X.509 signature algorithm this key signs certificates with.
+    pub fn x509_signature_algorithm(&self) -> AlgorithmIdentifierOwned {
         match &self.signer {
             // RFC 5758: ECDSA signature algorithm identifiers have absent parameters.
             Signer::P256(_) => AlgorithmIdentifierOwned {
@@ -279,9 +309,9 @@ impl PrivateKey {
     ///
     /// # Errors
     /// The signing operation failed.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CertError> {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let rng = SystemRandom::new();
-        let failed = |_| CertError::Crypto("signing failed");
+        let failed = |_| KeyError::Crypto("signing failed");
         match &self.signer {
             Signer::P256(pair) | Signer::P384(pair) => pair
                 .sign(&rng, message)
@@ -298,13 +328,51 @@ impl PrivateKey {
     }
 
     /// DER of the public key info, for comparing a certificate's key with this one.
-    pub(crate) fn public_key_info_der(&self) -> Result<Vec<u8>, CertError> {
-        self.public_key_info()?.to_der().map_err(CertError::der)
+    ///
+    /// # Errors
+    /// The encoding failed.
+    pub fn public_key_info_der(&self) -> Result<Vec<u8>, KeyError> {
+        self.public_key_info()?.to_der().map_err(KeyError::Der)
+    }
+
+    /// The public half as a JWS verifier reads it (RFC 7518, RFC 8037): an uncompressed
+    /// EC point, the 32 bytes of an Ed25519 key, or an RSA modulus and exponent.
+    pub fn public_key_parts(&self) -> PublicKeyParts {
+        match &self.signer {
+            Signer::P256(pair) | Signer::P384(pair) => {
+                PublicKeyParts::EcPoint(pair.public_key().as_ref().to_vec())
+            }
+            Signer::Ed25519(pair) => PublicKeyParts::Ed25519(pair.public_key().as_ref().to_vec()),
+            Signer::Rsa(pair) => {
+                let components = ring_sig::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                PublicKeyParts::Rsa {
+                    n: components.n,
+                    e: components.e,
+                }
+            }
+        }
     }
 }
 
+/// The public half of a [`PrivateKey`] in the parts a JWK names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublicKeyParts {
+    /// `0x04 || x || y`.
+    EcPoint(Vec<u8>),
+    /// The 32-byte public key.
+    Ed25519(Vec<u8>),
+    /// Modulus and public exponent, big-endian without leading zeros.
+    Rsa {
+        /// n.
+        n: Vec<u8>,
+        /// e.
+        e: Vec<u8>,
+    },
+}
+
 /// The SubjectPublicKeyInfo of a ring key pair.
-fn public_key_info(signer: &Signer) -> Result<SubjectPublicKeyInfoOwned, CertError> {
+fn public_key_info(signer: &Signer) -> Result<SubjectPublicKeyInfoOwned, KeyError> {
     let (oid, parameters, key) = match signer {
         Signer::P256(pair) => (
             ID_EC_PUBLIC_KEY,
@@ -326,26 +394,10 @@ fn public_key_info(signer: &Signer) -> Result<SubjectPublicKeyInfoOwned, CertErr
         parameters
             .map(|curve| Any::encode_from(&curve))
             .transpose()
-            .map_err(CertError::der)?
+            .map_err(KeyError::Der)?
     };
     Ok(SubjectPublicKeyInfoOwned {
         algorithm: AlgorithmIdentifierOwned { oid, parameters },
-        subject_public_key: BitString::from_bytes(key).map_err(CertError::der)?,
+        subject_public_key: BitString::from_bytes(key).map_err(KeyError::Der)?,
     })
-}
-
-/// A readable name for a certificate's public key.
-pub(crate) fn describe_public_key(spki: &SubjectPublicKeyInfoOwned) -> String {
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|parameters| parameters.decode_as::<ObjectIdentifier>().ok());
-    match (spki.algorithm.oid, curve) {
-        (ID_EC_PUBLIC_KEY, Some(SECP256R1)) => KeyAlgorithm::EcdsaP256.to_string(),
-        (ID_EC_PUBLIC_KEY, Some(SECP384R1)) => KeyAlgorithm::EcdsaP384.to_string(),
-        (ID_ED25519, _) => KeyAlgorithm::Ed25519.to_string(),
-        (RSA_ENCRYPTION, _) => "RSA".to_owned(),
-        (oid, _) => oid.to_string(),
-    }
 }
