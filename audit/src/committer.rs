@@ -113,6 +113,25 @@ impl<R> Queue<R> {
     }
 }
 
+/// Closes the queue and answers every event still in it with [`AuditError::Closed`] when
+/// the writer thread ends, so no caller ever waits on a writer that is gone.
+struct CloseOnExit<R>(Arc<Queue<R>>);
+
+impl<R> Drop for CloseOnExit<R> {
+    fn drop(&mut self) {
+        let orphans: Vec<Pending<R>> = {
+            let mut state = self.0.lock();
+            state.closed = true;
+            state.items.drain(..).collect()
+        };
+        self.0.space.notify_all();
+        self.0.ready.notify_all();
+        for pending in orphans {
+            pending.reply.send(Err(AuditError::Closed));
+        }
+    }
+}
+
 /// A bounded queue and the thread that commits it.
 pub(crate) struct Committer<R> {
     queue: Arc<Queue<R>>,
@@ -150,6 +169,9 @@ impl<R: Send + 'static> Committer<R> {
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
+                // However the thread ends (a panic in `write`, from a callback or a clock it
+                // calls, included), the queue is closed and everything in it answered.
+                let _answer_the_rest = CloseOnExit(writer_queue.clone());
                 let mut last = 1;
                 while let Some(batch) = writer_queue.take_batch(last, most) {
                     last = batch.len();
@@ -216,5 +238,56 @@ impl<R> Committer<R> {
 impl<R> Drop for Committer<R> {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+
+    use super::*;
+    use rampart_core::AuditTicket;
+
+    fn submit(committer: &Committer<()>, admission: Admission) -> AuditTicket {
+        let (ticket, completer) = AuditTicket::pending();
+        let pending = Pending {
+            line: "event".to_owned(),
+            reply: Reply::Ticket(completer),
+        };
+        match committer.send(pending, admission) {
+            Ok(()) => ticket,
+            Err((_, pending)) => {
+                pending.reply.send(Err(AuditError::Closed));
+                ticket
+            }
+        }
+    }
+
+    /// A writer that dies mid-batch leaves nobody waiting: the batch's callers, the events
+    /// queued behind it and every later caller are answered Closed.
+    #[test]
+    fn a_writer_that_panics_answers_every_caller() {
+        let (release, started) = std::sync::mpsc::channel::<()>();
+        let release = std::sync::Mutex::new(release);
+        let committer = Committer::start("panicking-writer", 4, 1, move |_lines| {
+            let _ = release.lock().unwrap().send(());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            panic!("a callback inside the writer failed");
+        })
+        .unwrap();
+        let first = submit(&committer, Admission::Overflow);
+        started.recv().unwrap();
+        let queued: Vec<AuditTicket> = (0..3)
+            .map(|_| submit(&committer, Admission::Overflow))
+            .collect();
+        assert!(matches!(first.wait(), Err(AuditError::Closed)));
+        for ticket in queued {
+            assert!(matches!(ticket.wait(), Err(AuditError::Closed)));
+        }
+        // A blocking caller waiting for space is not left waiting either.
+        assert!(matches!(
+            submit(&committer, Admission::WaitForSpace).wait(),
+            Err(AuditError::Closed)
+        ));
     }
 }

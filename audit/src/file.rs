@@ -825,6 +825,10 @@ struct Shared {
 ///
 /// One writer per directory: a second `open` on the same directory fails while the first
 /// is alive (an advisory lock on `.lock`).
+///
+/// Closing or dropping it waits for its writer thread to commit everything already handed
+/// over (nothing acknowledged is lost): do that at shutdown, off async workers
+/// (`spawn_blocking`), not on a request path.
 pub struct FileSink {
     shared: Arc<Shared>,
     /// The writer thread: every event of the async form, and group commit's blocking form.

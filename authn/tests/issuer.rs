@@ -369,3 +369,49 @@ fn every_minted_token_is_audited_and_an_unrecorded_one_is_withheld() {
         Err(IssueError::Unaudited)
     ));
 }
+
+/// A slow audit trail holds up only the mint that waits for it: the JWKS (served to every
+/// verifier) and the discovery document answer meanwhile.
+#[test]
+fn a_slow_audit_sink_never_holds_up_the_key_set() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[derive(Debug)]
+    struct SlowSink;
+    impl rampart_core::AuditSink for SlowSink {
+        fn submit(&self, event: rampart_core::AuditEvent) -> rampart_core::AuditTicket {
+            rampart_core::AuditTicket::ready(self.record(event))
+        }
+        fn record(&self, _: rampart_core::AuditEvent) -> Result<(), rampart_core::AuditError> {
+            std::thread::sleep(Duration::from_millis(600));
+            Ok(())
+        }
+    }
+    let issuer = Arc::new(
+        TokenIssuer::new(
+            ISSUER,
+            IssuerKey::generate(Algorithm::ES256).unwrap(),
+            TEN_MINUTES,
+            Arc::new(SystemClock),
+        )
+        .unwrap()
+        .audit_to(Arc::new(SlowSink)),
+    );
+    let minted = Arc::new(AtomicBool::new(false));
+    let minting = {
+        let (issuer, minted) = (issuer.clone(), minted.clone());
+        std::thread::spawn(move || {
+            issuer.mint(&alice(), AUDIENCE, TEN_MINUTES, None).unwrap();
+            minted.store(true, Ordering::SeqCst);
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let keys = issuer.jwks();
+    let _ = issuer.discovery();
+    assert!(
+        !minted.load(Ordering::SeqCst),
+        "the key set waited for the audit sink"
+    );
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    minting.join().unwrap();
+}

@@ -1,6 +1,7 @@
 //! The audited authorizer (AU-2, AU-12): every decision of its inner authorizer becomes an
-//! `authz.decision` event, and a permission whose event cannot be recorded is not granted
-//! (AU-5, fail closed).
+//! `authz.decision` event, and a permission whose event cannot be recorded is denied
+//! (AU-5, fail closed: a deny, not "no opinion", so that no later authorizer in a union
+//! grants it unaudited).
 
 use std::fmt;
 
@@ -93,12 +94,12 @@ impl<A: Authorizer> Authorizer for AuditedAuthorizer<A> {
     }
 }
 
-/// An allow whose event was not recorded becomes no opinion: nothing is granted unaudited.
-/// A deny stays a deny either way.
+/// A decision whose event was not recorded becomes a deny: nothing is granted unaudited,
+/// and a deny (unlike no opinion) stops a union, so no later authorizer grants it either.
 fn fail_closed(decision: Decision, recorded: AuditResult) -> Decision {
     match (decision, recorded) {
-        (Decision::Allow(_), Err(_)) => Decision::NoOpinion(AUDIT_UNAVAILABLE.to_owned()),
-        (decision, _) => decision,
+        (decision, Ok(())) | (decision @ Decision::Deny(_), Err(_)) => decision,
+        (_, Err(_)) => Decision::Deny(AUDIT_UNAVAILABLE.to_owned()),
     }
 }
 
@@ -215,9 +216,15 @@ mod tests {
                 &delete_pod(),
                 &RequestContext::new()
             )),
-            Decision::NoOpinion(AUDIT_UNAVAILABLE.into())
+            Decision::Deny(AUDIT_UNAVAILABLE.into())
         );
         assert!(!audited.authorize(&user, &delete_pod()).is_allowed());
+        // In a union, a later authorizer that would allow is never asked.
+        let union = rampart_core::UnionAuthorizer::new(vec![
+            Arc::new(audited) as Arc<dyn Authorizer>,
+            Arc::new(Fixed(Decision::Allow("unaudited".into()))),
+        ]);
+        assert!(!union.authorize(&user, &delete_pod()).is_allowed());
         let denying = AuditedAuthorizer::new(
             Fixed(Decision::Deny("no".into())),
             sink,

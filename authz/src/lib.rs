@@ -37,7 +37,7 @@ pub use request_info::{MAX_TARGET_BYTES, RequestInfo, RequestInfoError, RequestI
 pub use resolve::{impersonated_user, service_account_username, split_service_account_username};
 pub use review::{
     ACCESS_REVIEW_API_VERSION, AccessReviewError, MAX_ACCESS_REVIEW_BYTES, refused_review,
-    review_access,
+    review_access, review_access_audited,
 };
 pub use risk::{Risk, Severity};
 pub use rules::rule_allows;

@@ -12,7 +12,10 @@
 //! - The groups are taken exactly as given: the apiserver has already added
 //!   `system:authenticated`, and nothing is implied here.
 
-use rampart_core::{Authorizer, SubjectAccessReviewSpec, SubjectAccessReviewStatus};
+use rampart_core::{
+    Attributes, Authorizer, Decision, ReviewError, SubjectAccessReviewSpec,
+    SubjectAccessReviewStatus, UserInfo,
+};
 use serde_json::Value;
 
 /// The largest SubjectAccessReview body read (1 MiB): a user with many groups and extras.
@@ -47,14 +50,47 @@ pub enum AccessReviewError {
 /// # Errors
 /// The body is not a v1 SubjectAccessReview (see the module documentation).
 pub fn review_access(body: &[u8], authorizer: &dyn Authorizer) -> Result<Value, AccessReviewError> {
-    let mut review = parse_review(body)?;
+    let (review, request) = read_review(body)?;
+    let decision = request.map(|(user, attributes)| authorizer.authorize(&user, &attributes));
+    Ok(answer(review, decision))
+}
+
+/// [`review_access`] for an async server over an [`AuditedAuthorizer`](crate::AuditedAuthorizer):
+/// the decision's event is awaited without holding a runtime worker (the synchronous form
+/// records with the sink's blocking call).
+///
+/// # Errors
+/// As [`review_access`].
+pub async fn review_access_audited<A: Authorizer>(
+    body: &[u8],
+    authorizer: &crate::AuditedAuthorizer<A>,
+    context: &rampart_core::RequestContext,
+) -> Result<Value, AccessReviewError> {
+    let (review, request) = read_review(body)?;
+    let decision = match request {
+        Ok((user, attributes)) => Ok(authorizer.decide(&user, &attributes, context).await),
+        Err(error) => Err(error),
+    };
+    Ok(answer(review, decision))
+}
+
+/// The review and the request its spec describes (or why the apiserver would refuse it).
+type ReadReview = (Value, Result<(UserInfo, Attributes), ReviewError>);
+
+fn read_review(body: &[u8]) -> Result<ReadReview, AccessReviewError> {
+    let review = parse_review(body)?;
     let spec: SubjectAccessReviewSpec =
         serde_json::from_value(review.get("spec").cloned().unwrap_or(Value::Null))
             .map_err(|error| AccessReviewError::Spec(error.to_string()))?;
-    let status = match spec.to_request() {
-        Ok((user, request)) => {
-            SubjectAccessReviewStatus::from(&authorizer.authorize(&user, &request))
-        }
+    let request = spec.to_request();
+    Ok((review, request))
+}
+
+/// The review with its `status` (replacing any the client sent): the decision, or the
+/// reason the request could not be decided (denied).
+fn answer(mut review: Value, decision: Result<Decision, ReviewError>) -> Value {
+    let status = match decision {
+        Ok(decision) => SubjectAccessReviewStatus::from(&decision),
         Err(error) => SubjectAccessReviewStatus {
             evaluation_error: error.to_string(),
             ..SubjectAccessReviewStatus::default()
@@ -66,7 +102,7 @@ pub fn review_access(body: &[u8], authorizer: &dyn Authorizer) -> Result<Value, 
             serde_json::to_value(status).unwrap_or(Value::Null),
         );
     }
-    Ok(review)
+    review
 }
 
 /// The body as a JSON object of the one type served (an absent `apiVersion` or `kind` is
@@ -113,7 +149,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
     use super::*;
-    use rampart_core::{Attributes, Decision, UserInfo};
 
     #[derive(Debug)]
     struct AllowsMasters;
@@ -141,6 +176,34 @@ mod tests {
             review_access(body, &AllowsMasters).unwrap()["status"],
             serde_json::json!({"allowed": false})
         );
+    }
+
+    #[test]
+    fn the_async_form_records_the_decision_and_answers_alike() {
+        let sink = std::sync::Arc::new(rampart_core::MemorySink::new());
+        let audited = crate::AuditedAuthorizer::new(
+            AllowsMasters,
+            sink.clone(),
+            std::sync::Arc::new(rampart_core::ManualClock::at_unix(1_800_000_000)),
+        );
+        let body = br#"{"spec":{"resourceAttributes":{"verb":"get","resource":"pods"},"user":"root","groups":["system:masters"]}}"#;
+        let answer = futures_executor::block_on(review_access_audited(
+            body,
+            &audited,
+            &rampart_core::RequestContext::new(),
+        ))
+        .unwrap();
+        assert_eq!(answer, review_access(body, &AllowsMasters).unwrap());
+        assert_eq!(sink.events().len(), 1);
+        sink.set_failing(true);
+        let refused = futures_executor::block_on(review_access_audited(
+            body,
+            &audited,
+            &rampart_core::RequestContext::new(),
+        ))
+        .unwrap();
+        assert_eq!(refused["status"]["allowed"], false);
+        assert_eq!(refused["status"]["denied"], true);
     }
 
     #[test]

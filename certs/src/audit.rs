@@ -53,12 +53,16 @@ impl CertAudit {
         subject: &str,
         serial_hex: &str,
         not_after: SystemTime,
+        granted: Vec<(&'static str, serde_json::Value)>,
     ) -> Result<(), CertError> {
-        self.record(
-            self.event(Action::CertificateIssued, Outcome::Success, kind, subject)
-                .with_detail("serial", serial_hex)
-                .with_detail("not_after", Timestamp::from(not_after).to_string()),
-        )
+        let mut event = self
+            .event(Action::CertificateIssued, Outcome::Success, kind, subject)
+            .with_detail("serial", serial_hex)
+            .with_detail("not_after", Timestamp::from(not_after).to_string());
+        for (key, value) in granted {
+            event = event.with_detail(key, value);
+        }
+        self.record(event)
     }
 
     /// `cert.issued`, failure: the signing policy refused a request. The refusal stands
@@ -72,6 +76,9 @@ impl CertAudit {
 
     /// `cert.removed`: issued key and certificate files were overwritten and removed.
     pub(crate) fn removed(&self, paths: &[&Path]) -> Result<(), CertError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         let subject = names.first().cloned().unwrap_or_default();
         self.record(
@@ -84,6 +91,32 @@ impl CertAudit {
             .with_detail("files", names),
         )
     }
+}
+
+/// What an X.509 certificate grants beyond its CN: the organisations (Kubernetes groups),
+/// the uid, and every alternative name.
+pub(crate) fn subject_details(
+    subject: &rampart_core::CertificateSubject,
+    alt_names: &crate::AltNames,
+) -> Vec<(&'static str, serde_json::Value)> {
+    let mut details = vec![("organizations", serde_json::json!(subject.organizations))];
+    if let Some(uid) = &subject.uid {
+        details.push(("uid", serde_json::json!(uid)));
+    }
+    for (key, names) in [
+        ("dns", &alt_names.dns),
+        ("uris", &alt_names.uris),
+        ("emails", &alt_names.emails),
+    ] {
+        if !names.is_empty() {
+            details.push((key, serde_json::json!(names)));
+        }
+    }
+    if !alt_names.ips.is_empty() {
+        let ips: Vec<String> = alt_names.ips.iter().map(ToString::to_string).collect();
+        details.push(("ips", serde_json::json!(ips)));
+    }
+    details
 }
 
 /// Lower-case hex, the form serials are shown in.

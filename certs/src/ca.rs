@@ -342,8 +342,22 @@ impl CertificateAuthority {
         let name = subject.to_name()?;
         let key_id = key_identifier(&spki);
         let extensions = ca_extensions(&name, &key_id, &self.key_id, Some(0), permitted)?;
-        let Signed { der, not_after, .. } =
-            self.sign_as_issuer(name.clone(), extensions, spki, ttl)?;
+        let Signed {
+            der,
+            not_after,
+            serial,
+            ..
+        } = self.sign_as_issuer(name.clone(), extensions, spki, ttl)?;
+        // An intermediate is a certificate this CA issues: recorded, or not returned.
+        if let Some(audit) = &self.audit {
+            audit.issued(
+                "certificate authority",
+                &name.to_string(),
+                &crate::audit::hex(&serial),
+                not_after,
+                crate::audit::subject_details(subject, &AltNames::default()),
+            )?;
+        }
         Ok(CertificateAuthority {
             certificate: der,
             issuers: self.chain(),
@@ -486,6 +500,7 @@ impl CertificateAuthority {
             &self.subject.to_string(),
             &serial,
             self.not_after,
+            Vec::new(),
         )
     }
 
@@ -562,6 +577,7 @@ impl CertificateAuthority {
                 &request.subject.common_name,
                 &crate::audit::hex(&serial),
                 not_after,
+                crate::audit::subject_details(&request.subject, &request.alt_names),
             )?;
         }
         Ok(Issued {

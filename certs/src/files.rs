@@ -48,8 +48,21 @@ pub fn remove_securely(paths: &[&Path]) -> Result<(), CertError> {
 /// A file could not be removed, or the removal could not be recorded
 /// ([`CertError::Unaudited`]; the files are gone).
 pub fn remove_credentials(paths: &[&Path], audit: &crate::CertAudit) -> Result<(), CertError> {
-    remove_securely(paths)?;
-    audit.removed(paths)
+    let mut removed = Vec::new();
+    let mut first_error = None;
+    for path in paths {
+        let existed = fs::symlink_metadata(path).is_ok();
+        match remove_one(path) {
+            Ok(()) if existed => removed.push(*path),
+            Ok(()) => {}
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    // What was destroyed is recorded even when another file could not be.
+    audit.removed(&removed)?;
+    first_error.map_or(Ok(()), Err)
 }
 
 fn remove_one(path: &Path) -> Result<(), CertError> {

@@ -374,11 +374,25 @@ impl SshCa {
             .to_openssh()
             .map_err(ssh_error("SSH certificate encoding"))?;
         if let Some(audit) = &self.audit {
+            let kind = match request.kind {
+                SshCertKind::User => "user",
+                SshCertKind::Host => "host",
+            };
             audit.issued(
                 "ssh certificate",
                 &request.key_id,
                 &crate::audit::hex(&serial),
                 now.checked_add(request.ttl).unwrap_or(now),
+                vec![
+                    ("principals", serde_json::json!(request.principals)),
+                    ("certificate_type", serde_json::json!(kind)),
+                    ("force_command", serde_json::json!(request.force_command)),
+                    (
+                        "source_addresses",
+                        serde_json::json!(request.source_addresses),
+                    ),
+                    ("extensions", serde_json::json!(request.extensions)),
+                ],
             )?;
         }
         Ok(encoded)

@@ -119,3 +119,56 @@ fn removing_credentials_is_recorded() {
     assert_eq!(event.actor.username, "offboarding");
     assert_eq!(event.details["files"][0], key.display().to_string());
 }
+
+/// What a certificate grants is in its event: the groups (O) and names of an X.509 leaf,
+/// the principals and options of an SSH certificate, and an intermediate CA is recorded
+/// as issued by its parent.
+#[test]
+fn events_name_what_was_granted() {
+    let sink = Arc::new(MemorySink::new());
+    let ca = audited_ca(&sink);
+    let key = rampart_certs::PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let mut asked = candidate("alice", Duration::from_secs(600));
+    asked.subject = CertificateSubject::new("alice").with_organizations(["dev", "ops"]);
+    asked.usage = Usage::Server;
+    asked.alt_names.dns = vec!["alice.example.test".into()];
+    ca.issue_judged(
+        &asked,
+        &SigningPolicy::default().dns_suffixes([".example.test"]),
+        key.public_key_info().unwrap(),
+    )
+    .unwrap();
+    let leaf = sink.events().pop().unwrap();
+    assert_eq!(
+        leaf.details["organizations"],
+        serde_json::json!(["dev", "ops"])
+    );
+    assert_eq!(
+        leaf.details["dns"],
+        serde_json::json!(["alice.example.test"])
+    );
+
+    let intermediate = ca
+        .create_intermediate(
+            &CertificateSubject::new("issuing"),
+            Duration::from_secs(3600),
+            KeyAlgorithm::EcdsaP256,
+            None,
+        )
+        .unwrap();
+    let event = sink.events().pop().unwrap();
+    let target = event.target.unwrap();
+    assert_eq!(target.kind, "certificate authority");
+    assert!(target.name.contains("issuing"), "{}", target.name);
+    drop(intermediate);
+    sink.set_failing(true);
+    assert!(matches!(
+        ca.create_intermediate(
+            &CertificateSubject::new("unrecorded"),
+            Duration::from_secs(3600),
+            KeyAlgorithm::EcdsaP256,
+            None
+        ),
+        Err(CertError::Unaudited)
+    ));
+}

@@ -337,3 +337,32 @@ fn rsa_keys_with_a_degenerate_exponent_are_refused() {
         }
     }
 }
+
+/// An audited SSH CA records what each certificate grants (principals, options), and a
+/// request its policy refuses.
+#[test]
+fn an_audited_ssh_ca_records_principals_and_refusals() {
+    let dir = scratch_dir("ssh-audited");
+    let ca_key = keygen(&dir, "ca", &["-t", "ed25519"]);
+    let sink = Arc::new(rampart_core::MemorySink::new());
+    let ca = SshCa::read_file(&ca_key, rampart_core::SystemClock::shared())
+        .unwrap()
+        .audit_to(rampart_certs::CertAudit::new(
+            sink.clone(),
+            rampart_core::SystemClock::shared(),
+            rampart_core::UserInfo::new("ssh-admin"),
+        ));
+    let mut request = user_request(&dir, &["alice", "deploy"]);
+    ca.sign(&request, &SshPolicy::default()).unwrap();
+    let issued = sink.events().pop().unwrap();
+    assert_eq!(
+        issued.details["principals"],
+        serde_json::json!(["alice", "deploy"])
+    );
+    assert_eq!(issued.details["force_command"], "echo hello");
+    assert_eq!(issued.actor.username, "ssh-admin");
+    request.principals.clear();
+    assert!(ca.sign(&request, &SshPolicy::default()).is_err());
+    let refused = sink.events().pop().unwrap();
+    assert_eq!(refused.outcome, rampart_core::Outcome::Failure);
+}

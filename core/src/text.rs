@@ -2,20 +2,37 @@
 //! what a reader sees.
 
 /// Whether `c` can forge or disguise text shown to a person: control characters (C0, DEL,
-/// C1), the line and paragraph separators U+2028/U+2029, and the bidirectional
-/// formatting characters (embeddings, overrides, isolates and marks) behind
-/// "Trojan Source" attacks (CVE-2021-42574).
+/// C1), the line and paragraph separators U+2028/U+2029, the bidirectional formatting
+/// characters (embeddings, overrides, isolates and marks) behind "Trojan Source" attacks
+/// (CVE-2021-42574), and the characters Unicode says to render invisibly
+/// (Default_Ignorable_Code_Point: zero-width spaces and joiners, the soft hyphen, word
+/// joiners, variation selectors, fillers, tags), with which `admin\u{200B}` looks like
+/// `admin`.
 pub fn is_deceptive_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{2028}'
                 | '\u{2029}'
-                | '\u{200e}'
-                | '\u{200f}'
+                | '\u{00ad}'
+                | '\u{034f}'
                 | '\u{061c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
                 | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fff8}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
         )
 }
 
@@ -66,5 +83,26 @@ mod tests {
         );
         assert!(is_deceptive_char('\u{2066}') && is_deceptive_char('\u{85}'));
         assert!(!is_deceptive_char('é'));
+    }
+
+    #[test]
+    fn invisible_characters_are_deceptive() {
+        for invisible in [
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{00ad}',
+            '\u{fe0f}',
+            '\u{e0041}',
+            '\u{3164}',
+        ] {
+            assert!(is_deceptive_char(invisible), "{:?}", invisible);
+        }
+        for visible in ['a', 'ß', 'я', '中', '😀', '-', ' '] {
+            assert!(!is_deceptive_char(visible), "{visible:?}");
+        }
+        assert_eq!(escape_for_display("admin\u{200b}"), "admin\\u{200b}");
     }
 }

@@ -227,7 +227,20 @@ fn exec_credential(tokens: &Tokens) -> Value {
 /// A cached ID token still valid for a while, or one obtained with the cached refresh
 /// token; `None` when a browser login is needed.
 async fn from_cache(path: &Path, provider: &Provider, now: SystemTime) -> Option<Tokens> {
-    let bytes = read_bounded(path, MAX_SMALL_FILE_BYTES).ok()?;
+    // The cache is this command's own file: read without following a link planted in its
+    // place (which could hand the user someone else's token) or blocking on a FIFO.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            rampart_core::fs::open_read_no_follow(path).ok()?,
+            MAX_SMALL_FILE_BYTES + 1,
+        ),
+        &mut bytes,
+    )
+    .ok()?;
+    if bytes.len() as u64 > MAX_SMALL_FILE_BYTES {
+        return None;
+    }
     let cached: Value = serde_json::from_slice(&bytes).ok()?;
     let refresh_token = cached
         .get("refresh_token")

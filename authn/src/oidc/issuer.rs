@@ -357,16 +357,21 @@ impl TokenIssuer {
                 members.insert("nonce".into(), Value::String(nonce.to_owned()));
             }
         }
-        let ring = self.ring();
-        let key = &ring.active;
-        let mut header = jsonwebtoken::Header::new(key.jws_algorithm());
-        header.kid = Some(key.kid.clone());
+        // The active key is copied out: signing and recording happen without the lock, so
+        // a slow audit sink never holds up the JWKS or a rotation.
+        let (algorithm, kid, encoding) = {
+            let ring = self.ring();
+            let key = &ring.active;
+            (key.jws_algorithm(), key.kid.clone(), key.encoding.clone())
+        };
+        let mut header = jsonwebtoken::Header::new(algorithm);
+        header.kid = Some(kid.clone());
         header.typ = Some("JWT".to_owned());
         // Signed by jsonwebtoken, through rampart's ring provider unless the process chose
         // another before.
         crate::oidc::jwt_ring::install_jsonwebtoken_provider();
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|_| IssueError::Signing)?;
+        let token =
+            jsonwebtoken::encode(&header, &claims, &encoding).map_err(|_| IssueError::Signing)?;
         let expires_at = SystemTime::UNIX_EPOCH
             .checked_add(Duration::from_secs(iat.saturating_add(ttl.as_secs())))
             .unwrap_or(now);
@@ -375,7 +380,7 @@ impl TokenIssuer {
                 .with_actor(user.clone())
                 .with_target(Target::new("id_token", b64(&jti)))
                 .with_detail("audience", audience)
-                .with_detail("kid", key.kid.as_str())
+                .with_detail("kid", kid)
                 .with_detail("expires_at", Timestamp::from(expires_at).to_string());
             sink.record(event).map_err(|_| IssueError::Unaudited)?;
         }
@@ -395,7 +400,8 @@ impl TokenIssuer {
     /// Retired keys are dropped as a side effect.
     pub fn jwks(&self) -> Value {
         let now = self.clock.now();
-        {
+        let expired = self.ring().retiring.iter().any(|(_, until)| *until <= now);
+        if expired {
             let mut ring = self.keys.write().unwrap_or_else(PoisonError::into_inner);
             ring.retiring.retain(|(_, until)| *until > now);
         }

@@ -52,18 +52,14 @@ impl<S: AccountStore> AuditedStore<S> {
         }
     }
 
-    async fn record(
-        &self,
-        username: &str,
-        changes: Vec<(Action, Vec<&'static str>)>,
-    ) -> Result<(), StoreError> {
+    async fn record(&self, username: &str, changes: Vec<Change>) -> Result<(), StoreError> {
         let mut tickets = Vec::with_capacity(changes.len());
-        for (action, fields) in changes {
+        for (action, details) in changes {
             let mut event = AuditEvent::new(action, Outcome::Success, self.clock.now())
                 .with_actor(self.actor.clone())
                 .with_target(Target::new("account", username));
-            if !fields.is_empty() {
-                event = event.with_detail("fields", fields);
+            for (key, value) in details {
+                event = event.with_detail(key, value);
             }
             tickets.push(self.sink.submit(event));
         }
@@ -73,9 +69,26 @@ impl<S: AccountStore> AuditedStore<S> {
     }
 }
 
-/// The audited actions one write amounts to, by what changed. A change of the last login
-/// alone is none.
-fn changes(before: &Account, after: &Account) -> Vec<(Action, Vec<&'static str>)> {
+/// One audited action and its details.
+type Change = (Action, Vec<(&'static str, serde_json::Value)>);
+
+/// What an account grants, for the event that creates it: its groups (a `system:masters`
+/// grant must stand out), uid and flags.
+fn created(account: &Account) -> Vec<Change> {
+    vec![(
+        Action::AccountCreated,
+        vec![
+            ("groups", serde_json::json!(account.groups)),
+            ("uid", serde_json::json!(account.uid)),
+            ("disabled", serde_json::json!(account.disabled)),
+            ("must_change", serde_json::json!(account.must_change)),
+        ],
+    )]
+}
+
+/// The audited actions one write amounts to, by what changed: an update names the fields
+/// and, for groups, what they were and became. A change of the last login alone is none.
+fn changes(before: &Account, after: &Account) -> Vec<Change> {
     let mut actions = Vec::new();
     if before.password_hash != after.password_hash
         || before.password_changed_at != after.password_changed_at
@@ -83,17 +96,23 @@ fn changes(before: &Account, after: &Account) -> Vec<(Action, Vec<&'static str>)
         actions.push((Action::PasswordChanged, Vec::new()));
     }
     let mut fields = Vec::new();
+    let mut details = Vec::new();
     if before.groups != after.groups {
         fields.push("groups");
+        details.push(("groups_before", serde_json::json!(before.groups)));
+        details.push(("groups", serde_json::json!(after.groups)));
     }
     if before.uid != after.uid {
         fields.push("uid");
+        details.push(("uid", serde_json::json!(after.uid)));
     }
     if before.must_change != after.must_change {
         fields.push("must_change");
+        details.push(("must_change", serde_json::json!(after.must_change)));
     }
     if !fields.is_empty() {
-        actions.push((Action::AccountUpdated, fields));
+        details.push(("fields", serde_json::json!(fields)));
+        actions.push((Action::AccountUpdated, details));
     }
     match (before.disabled, after.disabled) {
         (false, true) => actions.push((Action::AccountDisabled, Vec::new())),
@@ -111,9 +130,9 @@ impl<S: AccountStore> AccountStore for AuditedStore<S> {
     fn insert(&self, account: Account) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let username = account.username.clone();
+            let details = created(&account);
             self.inner.insert(account).await?;
-            self.record(&username, vec![(Action::AccountCreated, Vec::new())])
-                .await
+            self.record(&username, details).await
         })
     }
 
