@@ -18,16 +18,15 @@ use std::time::{Duration, SystemTime};
 use rampart_authn::password::parse_accounts;
 use rampart_authn::{Account, AccountStore, FileStore, StoreError};
 
+/// Every field away from its default, so a round trip shows each survives.
 fn account(username: &str) -> Account {
     Account {
-        username: username.to_owned(),
-        uid: format!("uid-{username}"),
         groups: vec!["developers".to_owned(), "system:masters".to_owned()],
-        disabled: false,
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${username}"),
         password_changed_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         must_change: true,
         last_login: Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_800_000_123_456_789_000)),
+        ..rampart_testing::account(username)
     }
 }
 

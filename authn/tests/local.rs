@@ -39,14 +39,9 @@ fn hasher(m_kib: u32) -> PasswordHasher {
 
 fn account(username: &str, password: &str, hashed_with: &PasswordHasher) -> Account {
     Account {
-        username: username.to_owned(),
-        uid: format!("uid-{username}"),
-        groups: vec!["developers".to_owned()],
-        disabled: false,
         password_hash: hashed_with.hash(&SecretString::from(password)).unwrap(),
         password_changed_at: SystemTime::UNIX_EPOCH + START,
-        must_change: false,
-        last_login: None,
+        ..rampart_testing::account(username)
     }
 }
 

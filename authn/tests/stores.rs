@@ -11,7 +11,7 @@
     reason = "a test fails by panicking, also in its helpers"
 )]
 
-use rampart_testing::scratch_dir;
+use rampart_testing::{account, scratch_dir};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -21,20 +21,6 @@ use rampart_authn::{Account, AccountStore, FileStore, MemoryStore, StoreError};
 
 fn at(micros: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_micros(micros)
-}
-
-fn account(username: &str) -> Account {
-    Account {
-        username: username.to_owned(),
-        uid: format!("uid-{username}"),
-        groups: vec!["developers".into()],
-        disabled: false,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
-            .into(),
-        password_changed_at: at(1_700_000_000_000_000),
-        must_change: false,
-        last_login: None,
-    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -149,3 +149,22 @@ impl Drop for ScratchDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The account the store and authenticator tests start from (feature `accounts`): enabled,
+/// uid `uid-NAME`, group `developers`, a well-formed argon2id hash, a password set in
+/// November 2023, never logged in. Tests change the fields they are about.
+#[cfg(feature = "accounts")]
+pub fn account(username: &str) -> rampart_authn::Account {
+    rampart_authn::Account {
+        username: username.to_owned(),
+        uid: format!("uid-{username}"),
+        groups: vec!["developers".to_owned()],
+        disabled: false,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+            .to_owned(),
+        password_changed_at: std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(1_700_000_000),
+        must_change: false,
+        last_login: None,
+    }
+}
