@@ -146,6 +146,22 @@ use rampart_authn::oidc::{Algorithm, JwkSet};
             b.iter(|| black_box(policy.verify(black_box(&token), &keys, now, None, None).unwrap()))
         });
     }
+    // Minting: the issuer's whole path (claims, jsonwebtoken over rampart's ring provider)
+    // beside ring's raw ES256 signature over a token-sized message.
+    let issuer = rampart_authn::TokenIssuer::new(
+        "https://login.example.test",
+        rampart_authn::IssuerKey::generate(Algorithm::ES256).unwrap(),
+        Duration::from_secs(600),
+        SystemClock::shared(),
+    )
+    .unwrap();
+    let user = rampart_core::UserInfo::new("alice").with_groups(["dev", "ops"]).with_uid("u-1");
+    group.bench_function("es256_mint", |b| b.iter(|| black_box(issuer.mint(&user, "kubernetes", Duration::from_secs(300), None).unwrap())));
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(&ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair = ring::signature::EcdsaKeyPair::from_pkcs8(&ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let message = vec![b'a'; 400];
+    group.bench_function("es256_raw_ring_sign", |b| b.iter(|| black_box(pair.sign(&rng, black_box(&message)).unwrap())));
     group.finish();
 }
 
