@@ -1,16 +1,13 @@
-//! The audit trail an operator command writes its changes to (AC-2(4), AU-2): one
-//! success event per change, the actor being the operating-system account that ran the
+//! The audit trail an operator command hands to the libraries (AC-2(4), AU-2): they record
+//! each change themselves, the actor being the operating-system account that ran the
 //! command (the owner of `/proc/self`, which a process cannot forge), as `unix-uid:N`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use rampart_audit::{Durability, FileSink, FileSinkConfig, OverloadPolicy};
-use std::sync::Arc;
-
-use rampart_core::{
-    Action, AuditEvent, AuditSink, Clock, Outcome, SharedAuditSink, SystemClock, Target, UserInfo,
-};
+use rampart_core::{SharedAuditSink, UserInfo};
 
 use crate::audit::chain_from;
 use crate::cli::CliError;
@@ -43,29 +40,6 @@ impl AuditArgs {
             .overload(OverloadPolicy::Block);
         let sink = FileSink::open(config).map_err(|error| error.to_string())?;
         Ok(Some((Arc::new(sink), operator()?)))
-    }
-
-    /// Records `action` on `target` with `details`, durably, when a trail is configured.
-    ///
-    /// # Errors
-    /// The trail could not be opened or written; the message says why.
-    pub fn record(
-        &self,
-        action: Action,
-        target: Target,
-        details: &[(&str, String)],
-    ) -> Result<(), CliError> {
-        let Some((sink, actor)) = self.sink()? else {
-            return Ok(());
-        };
-        let mut event = AuditEvent::new(action, Outcome::Success, SystemClock.now())
-            .with_actor(actor)
-            .with_target(target);
-        for (key, value) in details {
-            event = event.with_detail(*key, value.clone());
-        }
-        sink.record(event)
-            .map_err(|error| CliError::unaudited(error.to_string()))
     }
 }
 
