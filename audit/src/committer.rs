@@ -47,6 +47,18 @@ pub(crate) struct Pending<R> {
     pub(crate) reply: Reply<R>,
 }
 
+impl<R> Pending<R> {
+    /// `line` for the writer, and the ticket its caller awaits.
+    pub(crate) fn with_ticket(line: String) -> (Self, rampart_core::AuditTicket) {
+        let (ticket, completer) = rampart_core::AuditTicket::pending();
+        let pending = Pending {
+            line,
+            reply: Reply::Ticket(completer),
+        };
+        (pending, ticket)
+    }
+}
+
 /// How a caller is let into a full queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admission {

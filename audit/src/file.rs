@@ -1141,11 +1141,7 @@ impl AuditSink for FileSink {
             Ok(line) => line,
             Err(error) => return AuditTicket::ready(Err(error)),
         };
-        let (ticket, completer) = AuditTicket::pending();
-        let pending = Pending {
-            line,
-            reply: Reply::Ticket(completer),
-        };
+        let (pending, ticket) = Pending::with_ticket(line);
         match self.queue(pending, Admission::Overflow) {
             Ok(()) => ticket,
             Err(error) => AuditTicket::ready(Err(error)),

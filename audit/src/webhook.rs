@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rampart_core::{AuditError, AuditEvent, AuditSink, AuditTicket};
 
-use crate::committer::{Admission, Committer, Pending, Refusal, Reply};
+use crate::committer::{Admission, Committer, Pending, Refusal};
 use crate::error::{Error, Result};
 use crate::kubernetes::{Event, EventList};
 
@@ -475,11 +475,7 @@ impl AuditSink for WebhookSink {
             Ok(line) => line,
             Err(error) => return AuditTicket::ready(Err(error)),
         };
-        let (ticket, completer) = AuditTicket::pending();
-        let pending = Pending {
-            line,
-            reply: Reply::Ticket(completer),
-        };
+        let (pending, ticket) = Pending::with_ticket(line);
         match self.spooler.send(pending, Admission::Overflow) {
             Ok(()) => ticket,
             Err((Refusal::Full, _)) => AuditTicket::ready(Err(AuditError::Overloaded)),
