@@ -3,9 +3,9 @@
 //!
 //! samael (through xmlsec) does exactly one thing here: verify XML signatures against the
 //! IdP's metadata certificates and reduce the document to what those signatures cover. Every
-//! decision after that is made in [`ServiceProvider::check`] with the injected clock, and
+//! decision after that is made in `ServiceProvider::check` with the injected clock, and
 //! nothing samael parsed is believed until it passed. Before xmlsec sees a byte, a
-//! streaming pass ([`guard`]) refuses DTDs, comments, CDATA, processing instructions and
+//! streaming pass (`guard`) refuses DTDs, comments, CDATA, processing instructions and
 //! oversized or over-deep documents, and a Response must hold exactly one assertion
 //! (encrypted or not) anywhere in the document, which leaves signature-wrapping attacks
 //! nowhere to hide a second one.
