@@ -49,7 +49,7 @@ enum Command {
     /// Local passwords: hash, verify, check against the policy (password on stdin).
     #[command(subcommand)]
     Passwd(PasswdCommand),
-    /// Local accounts in an accounts file: add, disable, enable, set-password, list.
+    /// Local accounts in an accounts file: add, disable, enable, set-password, list, delete.
     #[command(subcommand)]
     Users(UsersCommand),
     /// Print the audit event catalogue (name, code, meaning) as JSON lines.
