@@ -50,6 +50,12 @@ pub const CATALOGUE: &[(Action, &str, &str, &str)] = &[
         "a lock was lifted, by expiry or by an administrator",
     ),
     (
+        Action::LockoutRefused,
+        "lockout.refused",
+        "RA3003",
+        "an attempt was refused before any credential check: account locked or source over its limit",
+    ),
+    (
         Action::SessionCreated,
         "session.created",
         "RA4001",
@@ -184,6 +190,8 @@ pub enum Action {
     LockoutLocked,
     /// `lockout.unlocked`, RA3002.
     LockoutUnlocked,
+    /// `lockout.refused`, RA3003.
+    LockoutRefused,
     /// `session.created`, RA4001.
     SessionCreated,
     /// `session.terminated`, RA4002.
