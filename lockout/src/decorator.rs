@@ -174,6 +174,21 @@ impl<A, S: LockoutStore> Lockout<A, S> {
     }
 }
 
+/// An admitted attempt's place, given back if the attempt is dropped before it finishes.
+struct Reservation<'a, S: LockoutStore> {
+    store: &'a S,
+    username: &'a str,
+    armed: bool,
+}
+
+impl<S: LockoutStore> Drop for Reservation<'_, S> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.store.release(self.username);
+        }
+    }
+}
+
 impl<C, A, S> Authenticator<C> for Lockout<A, S>
 where
     C: Credential + Sync + ?Sized,
@@ -209,7 +224,15 @@ where
                     return Err(self.refusal(None, now));
                 }
             }
+            // Given back if this attempt is dropped before it finishes (a client that went
+            // away, a timeout): a dropped attempt must never hold the account's place.
+            let mut reservation = Reservation {
+                store: &self.store,
+                username: &username,
+                armed: true,
+            };
             let result = self.inner.authenticate(credential, context).await;
+            reservation.armed = false;
             let outcome = match &result {
                 Ok(_) => AttemptOutcome::Succeeded,
                 Err(error) if error.counts_as_failed_attempt() => AttemptOutcome::Failed,
@@ -222,6 +245,17 @@ where
                 .map_err(unavailable)?;
             if let Some(placed) = placed {
                 self.locked(&username, context, placed).await;
+            }
+            // An administrator may have locked the account while its password was checked.
+            if result.is_ok()
+                && self
+                    .store
+                    .is_locked(&username, self.clock.now())
+                    .await
+                    .map_err(unavailable)?
+            {
+                self.refused(&username, context, "account_locked").await;
+                return Err(self.refusal(None, now));
             }
             result
         })

@@ -11,7 +11,7 @@ pub use policy::{
     Growth, LockoutPolicy, MAX_DURATION, MAX_FAILURES_CEILING, PolicyBuilder, PolicyError,
     PolicySpec,
 };
-pub use state::{AccountState, Admission, AttemptOutcome, LockPlaced};
+pub use state::{AccountState, Admission, AttemptOutcome, LockPlaced, RESERVATION_LEASE};
 pub use store::{
     DEFAULT_MAX_TRACKED, LockedAccount, LockoutStore, MemoryStore, StoreError, StoreFuture,
 };

@@ -3,7 +3,13 @@
 
 use std::time::SystemTime;
 
+use std::time::Duration;
+
 use crate::policy::LockoutPolicy;
+
+/// The longest an admitted attempt may hold its reservation: far beyond any password check,
+/// and short enough that reservations leaked by a crash heal on their own.
+pub const RESERVATION_LEASE: Duration = Duration::from_secs(120);
 
 /// What the store keeps per account (or claimed username: unknown names are tracked alike).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,6 +21,9 @@ pub struct AccountState {
     /// Attempts admitted and not finished: reserved against the limit, so concurrent
     /// attempts can never let more than the policy's number reach the password check.
     pub in_flight: u32,
+    /// When the latest reservation was made: reservations are leases that lapse after
+    /// [`RESERVATION_LEASE`], so an attempt that never finishes cannot hold one for ever.
+    pub reserved_at: Option<SystemTime>,
     /// Locks so far, for progressive and permanent locking; reset by a success or an unlock.
     pub locks: u32,
     /// Locked until then.
@@ -72,8 +81,15 @@ impl AccountState {
             && !self.permanent
     }
 
-    /// Clears a lock that has run out, and a window that has passed.
+    /// Clears a lock that has run out, a window that has passed, and lapsed reservations.
     fn expire(&mut self, policy: &LockoutPolicy, now: SystemTime) {
+        if self
+            .reserved_at
+            .is_some_and(|at| now.duration_since(at).unwrap_or_default() >= RESERVATION_LEASE)
+        {
+            self.in_flight = 0;
+            self.reserved_at = None;
+        }
         if self.locked_until.is_some_and(|until| until <= now) {
             self.locked_until = None;
             self.reason = None;
@@ -102,7 +118,17 @@ impl AccountState {
             return Admission::Busy;
         }
         self.in_flight += 1;
+        self.reserved_at = Some(now);
         Admission::Admitted
+    }
+
+    /// Gives back a reservation whose attempt ended without an outcome (its caller went
+    /// away): nothing is counted.
+    pub fn release(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0 {
+            self.reserved_at = None;
+        }
     }
 
     /// Records how an admitted attempt ended; returns the lock it placed, if any.
@@ -112,10 +138,13 @@ impl AccountState {
         now: SystemTime,
         outcome: AttemptOutcome,
     ) -> Option<LockPlaced> {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.release();
         self.expire(policy, now);
         match outcome {
             AttemptOutcome::Neutral => None,
+            // A success while locked (an administrator locked the account while its
+            // password was being checked) changes nothing; the caller refuses it.
+            AttemptOutcome::Succeeded if self.locked_at(now).is_some() => None,
             AttemptOutcome::Succeeded => {
                 self.failures = 0;
                 self.window_start = None;
@@ -166,15 +195,12 @@ impl AccountState {
         self.reason = Some(reason);
     }
 
-    /// Lifts every lock and forgets the failures; returns whether it was locked.
+    /// Lifts every lock and forgets the failures and reservations (an attempt still in
+    /// flight finishes harmlessly); returns whether it was locked.
     pub fn unlock(&mut self, policy: &LockoutPolicy, now: SystemTime) -> bool {
         self.expire(policy, now);
         let was_locked = self.permanent || self.locked_until.is_some();
-        let in_flight = self.in_flight;
-        *self = AccountState {
-            in_flight,
-            ..AccountState::default()
-        };
+        *self = AccountState::default();
         was_locked
     }
 
@@ -270,6 +296,38 @@ mod tests {
                 until: Some(at(1801))
             }
         );
+    }
+
+    #[test]
+    fn a_reservation_never_finished_lapses_and_a_released_one_counts_nothing() {
+        let policy = LockoutPolicy::default();
+        let mut state = AccountState::default();
+        for _ in 0..3 {
+            assert_eq!(state.admit(&policy, at(0)), Admission::Admitted);
+        }
+        assert_eq!(state.admit(&policy, at(1)), Admission::Busy);
+        state.release();
+        assert_eq!(state.admit(&policy, at(2)), Admission::Admitted);
+        assert_eq!(state.admit(&policy, at(3)), Admission::Busy);
+        assert_eq!(
+            state.admit(&policy, at(2 + 120)),
+            Admission::Admitted,
+            "the lease lapsed"
+        );
+        assert_eq!(state.failures, 0);
+    }
+
+    #[test]
+    fn a_success_while_locked_by_an_administrator_changes_nothing() {
+        let policy = LockoutPolicy::default();
+        let mut state = AccountState::default();
+        assert_eq!(state.admit(&policy, at(0)), Admission::Admitted);
+        state.lock(None, "suspected compromise".into());
+        assert_eq!(
+            state.finish(&policy, at(1), AttemptOutcome::Succeeded),
+            None
+        );
+        assert_eq!(state.locked_at(at(1)), Some(None));
     }
 
     #[test]

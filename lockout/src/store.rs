@@ -52,6 +52,13 @@ pub trait LockoutStore: Send + Sync {
         now: SystemTime,
         outcome: AttemptOutcome,
     ) -> StoreFuture<'a, Option<LockPlaced>>;
+    /// Gives back the reservation of an admitted attempt that ended without an outcome (its
+    /// caller went away); counts nothing. Synchronous and best effort, so it can run when
+    /// an attempt is dropped; a reservation it cannot give back lapses with its lease.
+    fn release(&self, username: &str);
+    /// Whether `username` is locked at `now` (an attempt that succeeded while an
+    /// administrator locked the account is refused).
+    fn is_locked<'a>(&'a self, username: &'a str, now: SystemTime) -> StoreFuture<'a, bool>;
     /// Locks `username` at `now` until `until` (or until unlocked) for `reason`.
     fn lock<'a>(
         &'a self,
@@ -117,21 +124,34 @@ impl MemoryStore {
             .sum()
     }
 
+    /// The shard `username` lives in.
+    fn shard(&self, username: &str) -> Option<&Mutex<HashMap<String, Tracked>>> {
+        let index = usize::try_from(self.hasher.hash_one(username) % SHARDS as u64).unwrap_or(0);
+        self.shards.get(index)
+    }
+
     /// Runs `change` on `username`'s state under its shard's lock; forgets the account when
     /// nothing is left to remember.
+    ///
+    /// # Errors
+    /// The shard is full of accounts that cannot be forgotten (locked, or with an attempt
+    /// in flight): the bound is hard, so the attempt is refused rather than tracked.
     fn with_state<T>(
         &self,
         username: &str,
         now: SystemTime,
         change: impl FnOnce(&mut AccountState) -> T,
-    ) -> T {
-        let index = usize::try_from(self.hasher.hash_one(username) % SHARDS as u64).unwrap_or(0);
-        let Some(shard) = self.shards.get(index) else {
-            return change(&mut AccountState::default());
+    ) -> Result<T, StoreError> {
+        let full = || StoreError::Unavailable {
+            what: "the lockout table is full of locked accounts".to_owned(),
         };
+        let shard = self.shard(username).ok_or_else(full)?;
         let mut map = shard.lock().unwrap_or_else(PoisonError::into_inner);
         if !map.contains_key(username) && map.len() >= self.per_shard {
             evict_least_recent_unlocked(&mut map, now);
+            if map.len() >= self.per_shard {
+                return Err(full());
+            }
         }
         let tracked = map.entry(username.to_owned()).or_default();
         tracked.last_seen = Some(now);
@@ -139,7 +159,7 @@ impl MemoryStore {
         if tracked.state.is_idle() {
             map.remove(username);
         }
-        result
+        Ok(result)
     }
 }
 
@@ -161,7 +181,7 @@ fn evict_least_recent_unlocked(map: &mut HashMap<String, Tracked>, now: SystemTi
 impl LockoutStore for MemoryStore {
     fn admit<'a>(&'a self, username: &'a str, now: SystemTime) -> StoreFuture<'a, Admission> {
         let admission = self.with_state(username, now, |state| state.admit(&self.policy, now));
-        Box::pin(async move { Ok(admission) })
+        Box::pin(async move { admission })
     }
 
     fn finish<'a>(
@@ -173,7 +193,30 @@ impl LockoutStore for MemoryStore {
         let placed = self.with_state(username, now, |state| {
             state.finish(&self.policy, now, outcome)
         });
-        Box::pin(async move { Ok(placed) })
+        Box::pin(async move { placed })
+    }
+
+    fn release(&self, username: &str) {
+        if let Some(shard) = self.shard(username) {
+            let mut map = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(tracked) = map.get_mut(username) {
+                tracked.state.release();
+                if tracked.state.is_idle() {
+                    map.remove(username);
+                }
+            }
+        }
+    }
+
+    fn is_locked<'a>(&'a self, username: &'a str, now: SystemTime) -> StoreFuture<'a, bool> {
+        let locked = self.shard(username).is_some_and(|shard| {
+            shard
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(username)
+                .is_some_and(|tracked| tracked.state.locked_at(now).is_some())
+        });
+        Box::pin(async move { Ok(locked) })
     }
 
     fn lock<'a>(
@@ -183,13 +226,13 @@ impl LockoutStore for MemoryStore {
         until: Option<SystemTime>,
         reason: String,
     ) -> StoreFuture<'a, ()> {
-        self.with_state(username, now, |state| state.lock(until, reason));
-        Box::pin(async { Ok(()) })
+        let locked = self.with_state(username, now, |state| state.lock(until, reason));
+        Box::pin(async move { locked })
     }
 
     fn unlock<'a>(&'a self, username: &'a str, now: SystemTime) -> StoreFuture<'a, bool> {
         let was_locked = self.with_state(username, now, |state| state.unlock(&self.policy, now));
-        Box::pin(async move { Ok(was_locked) })
+        Box::pin(async move { was_locked })
     }
 
     fn locked(&self, now: SystemTime) -> StoreFuture<'_, Vec<LockedAccount>> {

@@ -25,6 +25,11 @@ use rampart_lockout::{Lockout, LockoutPolicy, LockoutStore, MemoryStore};
 struct Counting {
     checks: AtomicUsize,
     outage: std::sync::atomic::AtomicBool,
+    /// Checks never finish (a check its caller gives up on).
+    hang: std::sync::atomic::AtomicBool,
+    /// Checks wait for `open` (to act while one is under way).
+    gated: std::sync::atomic::AtomicBool,
+    open: tokio::sync::Notify,
 }
 
 impl Authenticator<PasswordCredential> for Counting {
@@ -35,6 +40,12 @@ impl Authenticator<PasswordCredential> for Counting {
     ) -> AuthnFuture<'a> {
         Box::pin(async move {
             self.checks.fetch_add(1, Ordering::SeqCst);
+            if self.hang.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if self.gated.load(Ordering::SeqCst) {
+                self.open.notified().await;
+            }
             // Long enough that many attempts overlap.
             tokio::time::sleep(Duration::from_millis(2)).await;
             if self.outage.load(Ordering::SeqCst) {
@@ -311,4 +322,104 @@ async fn invented_usernames_cannot_exhaust_memory_or_flush_a_lock() {
             .is_err()
     );
     assert_eq!(store.locked(now).await.unwrap().len(), 1);
+}
+
+/// Attempts dropped mid-check (clients that went away, timeouts) give their place back: no
+/// number of them can hold the account's attempts, and nothing is counted.
+#[tokio::test]
+async fn dropped_attempts_never_hold_the_account() {
+    let Setup { lockout, inner, .. } = setup(LockoutPolicy::default(), 1000);
+    let (credential, from) = (login("alice", "wrong"), context());
+    inner.hang.store(true, Ordering::SeqCst);
+    for n in 0..10 {
+        let attempt = lockout.authenticate(&credential, &from);
+        let cut = tokio::time::timeout(Duration::from_millis(5), attempt).await;
+        assert!(
+            cut.is_err(),
+            "attempt {n} was not cut off mid-check: {cut:?}"
+        );
+    }
+    assert_eq!(
+        inner.checks.load(Ordering::SeqCst),
+        10,
+        "every one was admitted"
+    );
+    inner.hang.store(false, Ordering::SeqCst);
+    assert!(
+        lockout
+            .authenticate(&login("alice", "right"), &context())
+            .await
+            .is_ok()
+    );
+}
+
+/// An administrator's lock placed while a password is being checked wins: the correct
+/// password checked under it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_placed_during_a_check_refuses_its_success() {
+    let Setup { lockout, sink, .. } = setup(LockoutPolicy::default(), 1000);
+    let attempt = {
+        let lockout = lockout.clone();
+        tokio::spawn(async move {
+            lockout
+                .authenticate(&login("alice", "right"), &context())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_micros(500)).await;
+    lockout
+        .lock(
+            "alice",
+            &UserInfo::new("security-officer"),
+            "suspected compromise",
+            None,
+        )
+        .await
+        .unwrap();
+    let answer = attempt.await.unwrap();
+    assert_eq!(
+        answer,
+        Err(AuthnError::InvalidCredentials),
+        "{:?}",
+        sink.events()
+    );
+}
+
+/// The bound is hard: when every tracked account is locked, a new name is refused as
+/// unavailable rather than tracked beyond the bound (fail closed, never unchecked).
+#[tokio::test]
+async fn a_table_full_of_locks_refuses_new_names_instead_of_growing() {
+    let Setup { lockout, inner, .. } = setup(LockoutPolicy::default(), 64);
+    let admin = UserInfo::new("security-officer");
+    let mut refused = 0;
+    for n in 0..1000 {
+        if lockout
+            .lock(&format!("locked-{n}"), &admin, "drill", None)
+            .await
+            .is_err()
+        {
+            refused += 1;
+        }
+    }
+    assert!(
+        lockout.store().tracked() <= 64,
+        "{}",
+        lockout.store().tracked()
+    );
+    assert!(refused >= 1000 - 64);
+    let mut unavailable = 0;
+    for n in 0..50 {
+        if let Err(AuthnError::Unavailable { .. }) = lockout
+            .authenticate(&login(&format!("new-{n}"), "x"), &context())
+            .await
+        {
+            unavailable += 1;
+        }
+    }
+    assert_eq!(unavailable, 50, "every shard is full of locks");
+    assert_eq!(
+        inner.checks.load(Ordering::SeqCst),
+        0,
+        "nothing unchecked got through"
+    );
 }
