@@ -759,11 +759,46 @@ fn an_empty_or_missing_trail_is_a_finding_unless_allowed() {
     assert!(!allowed.head_checked);
 }
 
+/// A trail that publishes its head to a file in a directory of its own (where the trail's
+/// writer cannot rewrite it), with every event synced.
+struct HeadedTrail {
+    dir: TempDir,
+    _anchors: TempDir,
+    head: PathBuf,
+}
+
+impl HeadedTrail {
+    fn new(name: &str) -> Self {
+        let dir = TempDir::new(name);
+        let anchors = TempDir::new(&format!("{name}-anchors"));
+        let head = anchors.0.join("head");
+        HeadedTrail {
+            dir,
+            _anchors: anchors,
+            head,
+        }
+    }
+
+    fn config(&self) -> FileSinkConfig {
+        FileSinkConfig::new(&self.dir.0)
+            .durability(Durability::EveryEvent)
+            .head_file(&self.head)
+    }
+
+    /// Opens the trail, records `events`, and closes (seals) it.
+    fn write(&self, events: std::ops::Range<u64>) {
+        let sink = FileSink::open(self.config()).unwrap();
+        for n in events {
+            sink.record(event(n)).unwrap();
+        }
+        sink.close().unwrap();
+    }
+}
+
 #[test]
 fn a_published_head_file_detects_records_cut_from_the_end() {
-    let dir = TempDir::new("head-file");
-    let anchors = TempDir::new("head-file-anchors");
-    let head_path = anchors.0.join("head");
+    let trail = HeadedTrail::new("head-file");
+    let (dir, head_path) = (&trail.dir, &trail.head);
     assert!(
         FileSinkConfig::new(&dir.0)
             .head_file(dir.0.join("head"))
@@ -771,16 +806,7 @@ fn a_published_head_file_detects_records_cut_from_the_end() {
             .is_err(),
         "a head file inside the trail's directory protects nothing"
     );
-    let sink = FileSink::open(
-        FileSinkConfig::new(&dir.0)
-            .durability(Durability::EveryEvent)
-            .head_file(&head_path),
-    )
-    .unwrap();
-    for n in 0..10 {
-        sink.record(event(n)).unwrap();
-    }
-    sink.close().unwrap();
+    trail.write(0..10);
     let head = rampart_audit::read_head_file(&head_path).unwrap();
     let intact = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(head)).unwrap();
     assert!(intact.is_intact() && intact.head_checked, "{intact:?}");
@@ -862,19 +888,9 @@ fn planted_symlinks_are_never_followed_and_files_are_private() {
 /// checks the published head before appending, and the head file never goes backwards.
 #[test]
 fn a_writer_refuses_to_resume_a_trail_cut_below_its_published_head() {
-    let dir = TempDir::new("head-resume");
-    let anchors = TempDir::new("head-resume-anchors");
-    let head_path = anchors.0.join("head");
-    let config = || {
-        FileSinkConfig::new(&dir.0)
-            .durability(Durability::EveryEvent)
-            .head_file(&head_path)
-    };
-    let sink = FileSink::open(config()).unwrap();
-    for n in 0..6 {
-        sink.record(event(n)).unwrap();
-    }
-    drop(sink);
+    let trail = HeadedTrail::new("head-resume");
+    let (dir, head_path, config) = (&trail.dir, &trail.head, || trail.config());
+    trail.write(0..6);
     // Cut the last two events and the seal, then let `rampart audit record` run again.
     edit_file(&files(&dir.0)[0], |lines| lines.truncate(lines.len() - 3));
     assert!(matches!(
@@ -972,19 +988,9 @@ fn heads_anchored_in_another_sink_detect_records_cut_from_the_end() {
 #[test]
 fn a_padded_head_file_never_switches_off_the_resume_check() {
     for padding in [vec![b'x'; 70 * 1024], b"junk line\n".repeat(8 * 1024)] {
-        let dir = TempDir::new("head-padding");
-        let anchors = TempDir::new("head-padding-anchors");
-        let head_path = anchors.0.join("head");
-        let config = || {
-            FileSinkConfig::new(&dir.0)
-                .durability(Durability::EveryEvent)
-                .head_file(&head_path)
-        };
-        let sink = FileSink::open(config()).unwrap();
-        for n in 0..6 {
-            sink.record(event(n)).unwrap();
-        }
-        drop(sink);
+        let trail = HeadedTrail::new("head-padding");
+        let (dir, head_path, config) = (&trail.dir, &trail.head, || trail.config());
+        trail.write(0..6);
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&head_path)
@@ -1012,13 +1018,11 @@ fn a_failing_anchor_sink_does_not_silence_the_head_file() {
             }))
         }
     }
-    let dir = TempDir::new("anchor-refusing");
-    let anchors = TempDir::new("anchor-refusing-head");
-    let head_path = anchors.0.join("head");
+    let trail = HeadedTrail::new("anchor-refusing");
+    let head_path = &trail.head;
     let sink = FileSink::open(
-        FileSinkConfig::new(&dir.0)
-            .durability(Durability::EveryEvent)
-            .head_file(&head_path)
+        trail
+            .config()
             .anchor_sink(Arc::new(Refusing), Duration::ZERO),
     )
     .unwrap();
@@ -1034,17 +1038,9 @@ fn a_failing_anchor_sink_does_not_silence_the_head_file() {
 /// is ever glued onto a fragment (`12` + `13:…` would read as head 1213).
 #[test]
 fn a_torn_head_line_is_cut_before_the_next_head_is_appended() {
-    let dir = TempDir::new("head-torn");
-    let anchors = TempDir::new("head-torn-anchors");
-    let head_path = anchors.0.join("head");
-    let config = || {
-        FileSinkConfig::new(&dir.0)
-            .durability(Durability::EveryEvent)
-            .head_file(&head_path)
-    };
-    let sink = FileSink::open(config()).unwrap();
-    sink.record(event(1)).unwrap();
-    drop(sink);
+    let trail = HeadedTrail::new("head-torn");
+    let (dir, head_path, config) = (&trail.dir, &trail.head, || trail.config());
+    trail.write(1..2);
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&head_path)
