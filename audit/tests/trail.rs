@@ -807,7 +807,7 @@ fn a_published_head_file_detects_records_cut_from_the_end() {
         "a head file inside the trail's directory protects nothing"
     );
     trail.write(0..10);
-    let head = rampart_audit::read_head_file(&head_path).unwrap();
+    let head = rampart_audit::read_head_file(head_path).unwrap();
     let intact = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(head)).unwrap();
     assert!(intact.is_intact() && intact.head_checked, "{intact:?}");
     // The seal is the last record, and the head names it.
@@ -898,7 +898,7 @@ fn a_writer_refuses_to_resume_a_trail_cut_below_its_published_head() {
         Err(Error::Damaged { .. })
     ));
     // An old head appended by someone who can only append is refused too.
-    let first = std::fs::read_to_string(&head_path)
+    let first = std::fs::read_to_string(head_path)
         .unwrap()
         .lines()
         .next()
@@ -906,10 +906,10 @@ fn a_writer_refuses_to_resume_a_trail_cut_below_its_published_head() {
         .to_owned();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
-        .open(&head_path)
+        .open(head_path)
         .unwrap();
     std::io::Write::write_all(&mut file, format!("{first}\n").as_bytes()).unwrap();
-    assert!(rampart_audit::read_head_file(&head_path).is_err());
+    assert!(rampart_audit::read_head_file(head_path).is_err());
     // A head file inside the trail's directory, however spelled, is refused.
     let sneaky = dir.0.join(".").join("head");
     assert!(
@@ -993,11 +993,11 @@ fn a_padded_head_file_never_switches_off_the_resume_check() {
         trail.write(0..6);
         let mut file = std::fs::OpenOptions::new()
             .append(true)
-            .open(&head_path)
+            .open(head_path)
             .unwrap();
         std::io::Write::write_all(&mut file, &padding).unwrap();
         edit_file(&files(&dir.0)[0], |lines| lines.truncate(lines.len() - 3));
-        assert!(rampart_audit::read_head_file(&head_path).is_err());
+        assert!(rampart_audit::read_head_file(head_path).is_err());
         assert!(
             FileSink::open(config()).is_err(),
             "the cut trail was resumed"
@@ -1029,7 +1029,7 @@ fn a_failing_anchor_sink_does_not_silence_the_head_file() {
     let ack = sink.record_with_ack(&event(1)).unwrap();
     assert!(sink.head_failures() >= 1);
     assert_eq!(
-        rampart_audit::read_head_file(&head_path).unwrap(),
+        rampart_audit::read_head_file(head_path).unwrap(),
         (ack.seq, ack.chain)
     );
 }
@@ -1043,13 +1043,13 @@ fn a_torn_head_line_is_cut_before_the_next_head_is_appended() {
     trail.write(1..2);
     let mut file = std::fs::OpenOptions::new()
         .append(true)
-        .open(&head_path)
+        .open(head_path)
         .unwrap();
     std::io::Write::write_all(&mut file, b"12").unwrap();
     let sink = FileSink::open(config()).unwrap();
     let ack = sink.record_with_ack(&event(2)).unwrap();
     drop(sink);
-    let head = rampart_audit::read_head_file(&head_path).unwrap();
+    let head = rampart_audit::read_head_file(head_path).unwrap();
     assert!(head.0 > ack.seq, "the seal's head is newest: {head:?}");
     let report = verify(std::slice::from_ref(&dir.0), &Chain::Sha256, Some(head)).unwrap();
     assert!(report.is_intact(), "{report:?}");
