@@ -10,7 +10,6 @@ use rampart_core::{
     RequestContext, SharedAuditSink, SharedClock, Target, UserInfo, bounded_claim,
 };
 
-use crate::policy::LockoutPolicy;
 use crate::state::{Admission, AttemptOutcome, LockPlaced};
 use crate::store::{LockoutStore, StoreError};
 
@@ -36,33 +35,24 @@ pub enum AdminError {
 pub struct Lockout<A, S> {
     inner: A,
     store: S,
-    policy: LockoutPolicy,
     sink: SharedAuditSink,
     clock: SharedClock,
 }
 
-impl<A, S> fmt::Debug for Lockout<A, S> {
+impl<A, S: LockoutStore> fmt::Debug for Lockout<A, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lockout")
-            .field("policy", &self.policy)
+            .field("policy", self.store.policy())
             .finish_non_exhaustive()
     }
 }
 
 impl<A, S: LockoutStore> Lockout<A, S> {
-    /// Lockout under `policy` (the store must have been made with the same policy), events
-    /// in `sink`, time from `clock`.
-    pub fn new(
-        inner: A,
-        store: S,
-        policy: LockoutPolicy,
-        sink: SharedAuditSink,
-        clock: SharedClock,
-    ) -> Self {
+    /// Lockout under the policy of `store`, events in `sink`, time from `clock`.
+    pub fn new(inner: A, store: S, sink: SharedAuditSink, clock: SharedClock) -> Self {
         Lockout {
             inner,
             store,
-            policy,
             sink,
             clock,
         }
@@ -133,7 +123,7 @@ impl<A, S: LockoutStore> Lockout<A, S> {
     /// The answer to a refused attempt: the same as a wrong password unless the policy
     /// reveals locks.
     fn refusal(&self, until: Option<SystemTime>, now: SystemTime) -> AuthnError {
-        if self.policy.reveals_lock() {
+        if self.store.policy().reveals_lock() {
             AuthnError::Locked {
                 retry_after: until.map(|until| until.duration_since(now).unwrap_or_default()),
             }
@@ -221,7 +211,12 @@ where
                 }
                 Admission::Busy => {
                     self.refused(&username, context, "attempts_in_flight").await;
-                    return Err(self.refusal(None, now));
+                    // Not a lock: other attempts for the account are being checked.
+                    return Err(if self.store.policy().reveals_lock() {
+                        AuthnError::Overloaded
+                    } else {
+                        AuthnError::InvalidCredentials
+                    });
                 }
             }
             // Given back if this attempt is dropped before it finishes (a client that went

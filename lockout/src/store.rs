@@ -43,6 +43,9 @@ pub struct LockedAccount {
 /// The lockout state of every account. Implementations apply [`AccountState`]'s rules
 /// atomically per account.
 pub trait LockoutStore: Send + Sync {
+    /// The policy this store applies (the decorator reads it from here, so the two cannot
+    /// disagree).
+    fn policy(&self) -> &LockoutPolicy;
     /// Admits an attempt by `username` at `now`, or says why not.
     fn admit<'a>(&'a self, username: &'a str, now: SystemTime) -> StoreFuture<'a, Admission>;
     /// Records how an admitted attempt ended; the lock it placed, if any.
@@ -179,6 +182,10 @@ fn evict_least_recent_unlocked(map: &mut HashMap<String, Tracked>, now: SystemTi
 }
 
 impl LockoutStore for MemoryStore {
+    fn policy(&self) -> &LockoutPolicy {
+        &self.policy
+    }
+
     fn admit<'a>(&'a self, username: &'a str, now: SystemTime) -> StoreFuture<'a, Admission> {
         let admission = self.with_state(username, now, |state| state.admit(&self.policy, now));
         Box::pin(async move { admission })

@@ -21,15 +21,26 @@ use rampart_core::{
 use rampart_lockout::{Lockout, LockoutPolicy, LockoutStore, MemoryStore};
 
 /// `alice` / `right` is the only good login; counts every check that reaches it.
-#[derive(Default)]
 struct Counting {
     checks: AtomicUsize,
     outage: std::sync::atomic::AtomicBool,
     /// Checks never finish (a check its caller gives up on).
     hang: std::sync::atomic::AtomicBool,
-    /// Checks wait for `open` (to act while one is under way).
+    /// Checks wait for a permit of `gate` (to act while they are under way).
     gated: std::sync::atomic::AtomicBool,
-    open: tokio::sync::Notify,
+    gate: tokio::sync::Semaphore,
+}
+
+impl Default for Counting {
+    fn default() -> Self {
+        Counting {
+            checks: AtomicUsize::new(0),
+            outage: std::sync::atomic::AtomicBool::new(false),
+            hang: std::sync::atomic::AtomicBool::new(false),
+            gated: std::sync::atomic::AtomicBool::new(false),
+            gate: tokio::sync::Semaphore::new(0),
+        }
+    }
 }
 
 impl Authenticator<PasswordCredential> for Counting {
@@ -44,7 +55,7 @@ impl Authenticator<PasswordCredential> for Counting {
                 std::future::pending::<()>().await;
             }
             if self.gated.load(Ordering::SeqCst) {
-                self.open.notified().await;
+                self.gate.acquire().await.unwrap().forget();
             }
             // Long enough that many attempts overlap.
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -74,8 +85,7 @@ fn setup(policy: LockoutPolicy, capacity: usize) -> Setup {
     let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
     let lockout = Arc::new(Lockout::new(
         inner.clone(),
-        MemoryStore::with_capacity(policy.clone(), capacity),
-        policy,
+        MemoryStore::with_capacity(policy, capacity),
         sink.clone(),
         clock.clone(),
     ));
@@ -95,6 +105,24 @@ fn context() -> RequestContext {
     RequestContext::new().with_source_ip("203.0.113.9".parse().unwrap())
 }
 
+/// `times` wrong passwords for `user`, one after another.
+async fn fail(lockout: &Lockout<Arc<Counting>, MemoryStore>, user: &str, times: usize) {
+    for _ in 0..times {
+        assert!(attempt(lockout, user, "wrong").await.is_err());
+    }
+}
+
+/// One login attempt through the lockout, from the usual source.
+async fn attempt(
+    lockout: &Lockout<Arc<Counting>, MemoryStore>,
+    user: &str,
+    password: &str,
+) -> Result<Authenticated, AuthnError> {
+    lockout
+        .authenticate(&login(user, password), &context())
+        .await
+}
+
 fn count(sink: &MemorySink, action: &Action) -> usize {
     sink.events().iter().filter(|e| &e.action == action).count()
 }
@@ -111,11 +139,7 @@ async fn a_thousand_concurrent_attempts_let_exactly_n_reach_the_password_check()
     let tasks: Vec<_> = (0..1000)
         .map(|_| {
             let lockout = lockout.clone();
-            tokio::spawn(async move {
-                lockout
-                    .authenticate(&login("alice", "wrong"), &context())
-                    .await
-            })
+            tokio::spawn(async move { attempt(&lockout, "alice", "wrong").await })
         })
         .collect();
     for task in tasks {
@@ -126,9 +150,7 @@ async fn a_thousand_concurrent_attempts_let_exactly_n_reach_the_password_check()
     assert_eq!(count(&sink, &Action::LockoutRefused), 995);
     // Even the right password is refused while locked, without a check.
     assert_eq!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await,
+        attempt(&lockout, "alice", "right").await,
         Err(AuthnError::InvalidCredentials)
     );
     assert_eq!(inner.checks.load(Ordering::SeqCst), 5);
@@ -152,38 +174,17 @@ async fn the_lock_lifts_exactly_when_it_ends_and_a_success_resets() {
         clock,
         ..
     } = setup(LockoutPolicy::default(), 1000);
-    for _ in 0..3 {
-        let _ = lockout
-            .authenticate(&login("alice", "wrong"), &context())
-            .await;
-    }
+    fail(&lockout, "alice", 3).await;
     clock.advance(Duration::from_secs(30 * 60 - 1));
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_err()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_err());
     assert_eq!(inner.checks.load(Ordering::SeqCst), 3);
     clock.advance(Duration::from_secs(1));
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_ok()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_ok());
     // Two failures, a success, two failures: never three in a row, never locked.
     for password in ["wrong", "wrong", "right", "wrong", "wrong", "right"] {
-        let _ = lockout
-            .authenticate(&login("alice", password), &context())
-            .await;
+        let _ = attempt(&lockout, "alice", password).await;
     }
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_ok()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_ok());
 }
 
 #[tokio::test]
@@ -191,11 +192,7 @@ async fn unknown_users_are_locked_alike_and_outages_never_count() {
     let Setup { lockout, inner, .. } = setup(LockoutPolicy::default(), 1000);
     let mut answers = Vec::new();
     for _ in 0..5 {
-        answers.push(
-            lockout
-                .authenticate(&login("nobody", "guess"), &context())
-                .await,
-        );
+        answers.push(attempt(&lockout, "nobody", "guess").await);
     }
     assert!(
         answers
@@ -211,35 +208,22 @@ async fn unknown_users_are_locked_alike_and_outages_never_count() {
     inner.outage.store(true, Ordering::SeqCst);
     for _ in 0..10 {
         assert!(matches!(
-            lockout
-                .authenticate(&login("alice", "right"), &context())
-                .await,
+            attempt(&lockout, "alice", "right").await,
             Err(AuthnError::Unavailable { .. })
         ));
     }
     inner.outage.store(false, Ordering::SeqCst);
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_ok()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_ok());
 }
 
 #[tokio::test]
 async fn a_revealing_policy_says_locked_and_for_how_long() {
     let policy = LockoutPolicy::builder().reveal_lock(true).build().unwrap();
     let Setup { lockout, clock, .. } = setup(policy, 1000);
-    for _ in 0..3 {
-        let _ = lockout
-            .authenticate(&login("alice", "wrong"), &context())
-            .await;
-    }
+    fail(&lockout, "alice", 3).await;
     clock.advance(Duration::from_secs(600));
     assert_eq!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await,
+        attempt(&lockout, "alice", "right").await,
         Err(AuthnError::Locked {
             retry_after: Some(Duration::from_secs(1200))
         })
@@ -259,12 +243,7 @@ async fn administrators_lock_and_unlock_with_a_reason_on_record() {
         .lock("alice", &admin, "suspected compromise", None)
         .await
         .unwrap();
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_err()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_err());
     clock.advance(Duration::from_secs(365 * 24 * 3600));
     let locked = lockout
         .store()
@@ -279,12 +258,7 @@ async fn administrators_lock_and_unlock_with_a_reason_on_record() {
             .await
             .unwrap()
     );
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_ok()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_ok());
     let unlocked = sink
         .events()
         .into_iter()
@@ -299,11 +273,7 @@ async fn administrators_lock_and_unlock_with_a_reason_on_record() {
 #[tokio::test]
 async fn invented_usernames_cannot_exhaust_memory_or_flush_a_lock() {
     let Setup { lockout, .. } = setup(LockoutPolicy::default(), 6_400);
-    for _ in 0..3 {
-        let _ = lockout
-            .authenticate(&login("alice", "wrong"), &context())
-            .await;
-    }
+    fail(&lockout, "alice", 3).await;
     let store = lockout.store();
     let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     for n in 0..100_000 {
@@ -315,12 +285,7 @@ async fn invented_usernames_cannot_exhaust_memory_or_flush_a_lock() {
             .unwrap();
     }
     assert!(store.tracked() <= 6_400, "{} tracked", store.tracked());
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_err()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_err());
     assert_eq!(store.locked(now).await.unwrap().len(), 1);
 }
 
@@ -345,12 +310,7 @@ async fn dropped_attempts_never_hold_the_account() {
         "every one was admitted"
     );
     inner.hang.store(false, Ordering::SeqCst);
-    assert!(
-        lockout
-            .authenticate(&login("alice", "right"), &context())
-            .await
-            .is_ok()
-    );
+    assert!(attempt(&lockout, "alice", "right").await.is_ok());
 }
 
 /// An administrator's lock placed while a password is being checked wins: the correct
@@ -360,11 +320,7 @@ async fn a_lock_placed_during_a_check_refuses_its_success() {
     let Setup { lockout, sink, .. } = setup(LockoutPolicy::default(), 1000);
     let attempt = {
         let lockout = lockout.clone();
-        tokio::spawn(async move {
-            lockout
-                .authenticate(&login("alice", "right"), &context())
-                .await
-        })
+        tokio::spawn(async move { attempt(&lockout, "alice", "right").await })
     };
     tokio::time::sleep(Duration::from_micros(500)).await;
     lockout
@@ -409,9 +365,8 @@ async fn a_table_full_of_locks_refuses_new_names_instead_of_growing() {
     assert!(refused >= 1000 - 64);
     let mut unavailable = 0;
     for n in 0..50 {
-        if let Err(AuthnError::Unavailable { .. }) = lockout
-            .authenticate(&login(&format!("new-{n}"), "x"), &context())
-            .await
+        if let Err(AuthnError::Unavailable { .. }) =
+            attempt(&lockout, &format!("new-{n}"), "x").await
         {
             unavailable += 1;
         }
@@ -422,4 +377,30 @@ async fn a_table_full_of_locks_refuses_new_names_instead_of_growing() {
         0,
         "nothing unchecked got through"
     );
+}
+
+/// With locks revealed, an attempt refused because others for the account are still being
+/// checked says "try later", not "locked until an administrator unlocks".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_account_is_overloaded_not_locked_when_locks_are_revealed() {
+    let policy = LockoutPolicy::builder().reveal_lock(true).build().unwrap();
+    let Setup { lockout, inner, .. } = setup(policy, 1000);
+    inner.gated.store(true, Ordering::SeqCst);
+    let pending: Vec<_> = (0..3)
+        .map(|_| {
+            let lockout = lockout.clone();
+            tokio::spawn(async move { attempt(&lockout, "alice", "right").await })
+        })
+        .collect();
+    while inner.checks.load(Ordering::SeqCst) < 3 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        attempt(&lockout, "alice", "right").await,
+        Err(AuthnError::Overloaded)
+    );
+    inner.gate.add_permits(3);
+    for task in pending {
+        assert!(task.await.unwrap().is_ok());
+    }
 }
