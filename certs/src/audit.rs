@@ -118,8 +118,3 @@ pub(crate) fn subject_details(
     }
     details
 }
-
-/// Lower-case hex, the form serials are shown in.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

@@ -152,7 +152,17 @@ pub struct Issued {
     pub serial: Vec<u8>,
 }
 
+/// Lower-case hex, the form serial numbers are shown in.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Issued {
+    /// The serial number in lower-case hex, the form events and reports show it in.
+    pub fn serial_hex(&self) -> String {
+        hex(&self.serial)
+    }
+
     /// Leaf first, then each issuer up to the root.
     pub fn chain(&self) -> Vec<CertificateDer<'static>> {
         std::iter::once(self.leaf.clone())
@@ -353,7 +363,7 @@ impl CertificateAuthority {
             audit.issued(
                 "certificate authority",
                 &name.to_string(),
-                &crate::audit::hex(&serial),
+                &hex(&serial),
                 not_after,
                 crate::audit::subject_details(subject, &AltNames::default()),
             )?;
@@ -575,7 +585,7 @@ impl CertificateAuthority {
             audit.issued(
                 "certificate",
                 &request.subject.common_name,
-                &crate::audit::hex(&serial),
+                &hex(&serial),
                 not_after,
                 crate::audit::subject_details(&request.subject, &request.alt_names),
             )?;

@@ -104,12 +104,7 @@ pub fn summarize_certificate(der: &[u8]) -> Result<Summary, CertError> {
         .get_extension::<BasicConstraints>()
         .map_err(CertError::der)?
         .is_some_and(|(_, bc)| bc.ca);
-    let serial: String = tbs
-        .serial_number()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let serial = crate::ca::hex(tbs.serial_number().as_bytes());
     let kubernetes_user = if eku.iter().any(|usage| usage == "clientAuth") && !is_ca {
         UserInfo::from_certificate_subject(
             &subject.common_name,

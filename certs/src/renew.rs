@@ -368,7 +368,7 @@ impl Renewer {
         let Some(sink) = &self.audit else {
             return Ok(());
         };
-        let serial: String = issued.serial.iter().map(|b| format!("{b:02x}")).collect();
+        let serial = issued.serial_hex();
         let mut event = AuditEvent::new(action, outcome, self.clock.now())
             .with_target(Target::new("certificate", self.source.describe()))
             .with_detail("serial", serial)

@@ -381,7 +381,7 @@ impl SshCa {
             audit.issued(
                 "ssh certificate",
                 &request.key_id,
-                &crate::audit::hex(&serial),
+                &crate::ca::hex(&serial),
                 now.checked_add(request.ttl).unwrap_or(now),
                 vec![
                     ("principals", serde_json::json!(request.principals)),

@@ -230,11 +230,6 @@ impl From<CertError> for CliError {
     }
 }
 
-/// The issued certificate's serial, as hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn duration(text: &str) -> Result<Duration, CliError> {
     Ok(parse_duration(text)?)
 }
@@ -384,7 +379,7 @@ impl LeafArgs {
 
 /// One JSON line on stdout: where the certificate went, its serial and lifetime.
 fn report(path: &Path, issued: &rampart_certs::Issued) {
-    let serial = hex(&issued.serial);
+    let serial = issued.serial_hex();
     let lifetime = issued
         .not_after
         .duration_since(issued.not_before)
