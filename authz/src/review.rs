@@ -124,10 +124,10 @@ fn parse_review(body: &[u8]) -> Result<Value, AccessReviewError> {
             None => {}
             Some(Value::String(given)) if given == wanted => {}
             Some(other) => {
-                let shown: String = other.to_string().chars().take(64).collect();
-                return Err(AccessReviewError::Unsupported(
-                    rampart_core::escape_for_display(&shown).into_owned(),
-                ));
+                return Err(AccessReviewError::Unsupported(rampart_core::sanitized(
+                    &other.to_string(),
+                    64,
+                )));
             }
         }
     }

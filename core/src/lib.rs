@@ -48,7 +48,7 @@ pub use error::{
 pub use keys::{KeyAlgorithm, KeyError, PrivateKey, PublicKeyParts};
 pub use review::{SubjectAccessReviewSpec, SubjectAccessReviewStatus, TokenReviewStatus};
 pub use secret::SecretString;
-pub use text::{escape_for_display, is_deceptive_char};
+pub use text::{escape_for_display, is_deceptive_char, sanitized};
 pub use ticket::{AuditCompleter, AuditFuture, AuditResult, AuditTicket};
 pub use time::Timestamp;
 pub use user::UserInfo;

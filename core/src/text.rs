@@ -37,9 +37,9 @@ pub fn is_deceptive_char(c: char) -> bool {
 }
 
 /// At most `max_chars` characters of `text`, every [`is_deceptive_char`] replaced with
-/// U+FFFD: the one sanitiser for text from requests that is kept (request contexts,
-/// claimed usernames).
-pub(crate) fn sanitized(text: &str, max_chars: usize) -> String {
+/// U+FFFD: the one sanitiser for text from requests that is kept or quoted back (request
+/// contexts, claimed usernames, a bad name in an error).
+pub fn sanitized(text: &str, max_chars: usize) -> String {
     text.chars()
         .take(max_chars)
         .map(|c| if is_deceptive_char(c) { '\u{fffd}' } else { c })

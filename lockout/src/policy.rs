@@ -174,12 +174,9 @@ impl LockoutPolicy {
                 .growth(Growth::Linear)
                 .max_lock_duration(minutes(15)),
             other => {
-                return Err(PolicyError::UnknownPreset(
-                    rampart_core::escape_for_display(other)
-                        .chars()
-                        .take(64)
-                        .collect(),
-                ));
+                return Err(PolicyError::UnknownPreset(rampart_core::sanitized(
+                    other, 64,
+                )));
             }
         };
         builder.build()
